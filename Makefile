@@ -1,0 +1,55 @@
+# From NumPy to GPU — the front door.
+#   make lab        set up (once) and start JupyterLab in chapters/   (LAB_ARGS="--no-browser --port 8899")
+#   make test       set up (once) and run the whole test suite (unit tests, notebooks, book)
+#   make book       set up (once) and build the Jupyter Book into _build/html (offline)
+# Maintainer targets: make exercises | export | notebooks | book-instructor | clean
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dlcourse-installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+# Notebooks executed by `make notebooks` (all chapters and solutions by default).
+NOTEBOOKS ?= $(wildcard chapters/[0-9][0-9]_*.py solutions/[0-9][0-9]_*.py)
+
+.PHONY: setup lab test test-fast book book-instructor exercises export notebooks clean
+
+setup: $(STAMP)
+
+# The venv is (re)built only when pyproject.toml changes: a second `make test` installs nothing.
+$(STAMP): pyproject.toml
+	@echo "== setting up $(VENV) (first time: about 2 minutes) =="
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "is ignored" ; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dlcourse)" >/dev/null
+	touch $(STAMP)
+
+lab: setup
+	cd chapters && DLCOURSE_PROGRESS=auto ../$(BIN)/jupyter lab --allow-root $(LAB_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything except notebook execution and the book build (quick feedback while editing).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" -p no:nbval $(PYTEST_ARGS) tests
+
+book: setup
+	$(BIN)/python -m tools.course book
+
+book-instructor: setup
+	$(BIN)/python -m tools.course book --instructor
+
+exercises: setup
+	$(BIN)/python -m tools.course exercises
+
+export: setup
+	$(BIN)/python -m tools.course export
+
+# Re-execute paired notebooks from their .py source (the source of truth) and store outputs.
+notebooks: setup
+	$(BIN)/python -m tools.course execute $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .pytest_cache

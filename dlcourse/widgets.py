@@ -1,0 +1,222 @@
+"""Interactive experiments (ipywidgets).
+
+Every widget is a thin shell over plain code: a *state* or a *compute* function that tests can call
+directly, and a ``draw`` that updates one persistent matplotlib figure. Tests drive the widget the
+way a student does (``slider.value = ...``, ``button.click()``) and check that the figure changed and
+how long the update took (``last_update_seconds``).
+
+The base class :class:`Explorer` wires controls to ``update()``; a chapter's widget subclasses it.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._validate import check_array, check_float, check_int, check_same_length
+
+__all__ = ["Explorer", "PerceptronState", "PerceptronStepper", "figure_png"]
+
+
+def figure_png(fig) -> bytes:
+    """The figure rendered to PNG bytes (to compare two states of a widget)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60)
+    return buf.getvalue()
+
+
+class Explorer:
+    """Base class: ``controls`` (name -> ipywidget) -> :meth:`compute` -> :meth:`draw` on ``self.fig``.
+
+    Subclasses implement ``compute(**values)`` (plain Python, no widgets: the experiment) and
+    ``draw(result)`` (update ``self.fig``). Any change of a control's value calls :meth:`update`.
+    Displaying the object in Jupyter shows the controls above the figure.
+    """
+
+    def __init__(self, controls: dict, figsize=(6, 4), buttons: dict | None = None):
+        import ipywidgets as W
+        from matplotlib.figure import Figure
+
+        self.controls = dict(controls)
+        self.buttons = dict(buttons or {})
+        self.fig = Figure(figsize=figsize)    # not managed by pyplot: never auto-shown twice
+        self.output = W.Output()
+        self.status = W.HTML()
+        self.last_update_seconds = float("nan")
+        self.result = None
+        for control in self.controls.values():
+            control.observe(lambda change: self.update(), names="value")
+        self.widget = W.VBox([W.HBox(list(self.controls.values()) + list(self.buttons.values())),
+                              self.status, self.output])
+
+    def values(self) -> dict:
+        """Current value of every control, by name."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def compute(self, **values):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def draw(self, result) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Recompute, redraw and show; records ``last_update_seconds``."""
+        t0 = time.perf_counter()
+        self.result = self.compute(**self.values())
+        self.refresh(t0)
+
+    def refresh(self, t0: float | None = None) -> None:
+        """Redraw the current result and show the figure."""
+        t0 = time.perf_counter() if t0 is None else t0
+        self.draw(self.result)
+        self._show()
+        self.last_update_seconds = time.perf_counter() - t0
+
+    def _show(self) -> None:
+        from IPython.display import clear_output, display
+
+        with self.output:
+            clear_output(wait=True)
+            display(self.fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class PerceptronState:
+    """Rosenblatt's rule, one update at a time (the plain code behind :class:`PerceptronStepper`).
+
+    Args:
+        X: points (N, 2); y: labels (N,) in {0, 1}; lr: learning rate; seed: visiting order.
+
+    Attributes:
+        w: current weights (3,) = (w1, w2, bias); starts at zero.
+        updates: number of updates so far; last: index of the point that caused the last update.
+        converged: True once a whole pass over the data made no update.
+    """
+
+    def __init__(self, X, y, lr: float = 1.0, seed: int = 0):
+        from .perceptron import add_bias, to_signed
+
+        X = check_array("X", X, shape=(None, 2), dtype_kind="fiu")
+        y = check_array("y", y, ndim=1, dtype_kind="iub")
+        check_same_length("X", X, "y", y)
+        if not set(np.unique(y)) <= {0, 1}:
+            raise ValueError(f"y must contain labels 0 and 1, got {sorted(set(np.unique(y)))}")
+        self.X = X.astype(float)
+        self.Xb = add_bias(self.X)                    # (N, 3)
+        self.y = to_signed(y)                         # (N,) in {-1, +1}
+        self.lr = check_float("lr", lr, 0.0, low_open=True)
+        self.seed = check_int("seed", seed, 0)
+        self.reset()
+
+    def reset(self) -> None:
+        self.w = np.zeros(3)
+        self.updates, self.last, self.converged = 0, None, False
+        self._rng = np.random.default_rng(self.seed)
+        self._order, self._pos, self._clean_streak = self._rng.permutation(len(self.X)), 0, 0
+
+    def misclassified(self) -> np.ndarray:
+        """Boolean mask (N,) of the points with y * w.x <= 0."""
+        return self.y * (self.Xb @ self.w) <= 0
+
+    def step(self) -> bool:
+        """Visit points in order until one update happens; return False if already converged."""
+        from .perceptron import perceptron_update
+
+        while not self.converged:
+            i = self._order[self._pos]
+            self._pos += 1
+            if self._pos == len(self._order):
+                self._order, self._pos = self._rng.permutation(len(self.X)), 0
+            w_new = perceptron_update(self.w, self.Xb[i], self.y[i], self.lr)
+            if w_new is not self.w:
+                self.w, self.updates, self.last, self._clean_streak = w_new, self.updates + 1, i, 0
+                return True
+            self._clean_streak += 1
+            self.converged = self._clean_streak >= len(self.X)
+        return False
+
+
+class PerceptronStepper(Explorer):
+    """Step through the perceptron rule: buttons *step*, *10 steps*, *reset*; a learning-rate slider.
+
+    The figure shows the points, the current boundary w.x = 0, the misclassified points (circled) and
+    the point of the last update (star).
+
+    Args:
+        X: points (N, 2); y: labels (N,) in {0, 1}; lr: initial learning rate; seed: visiting order.
+    """
+
+    def __init__(self, X, y, lr: float = 1.0, seed: int = 0):
+        import ipywidgets as W
+
+        self.state = PerceptronState(X, y, lr=lr, seed=seed)
+        lr_slider = W.FloatLogSlider(value=lr, base=10, min=-3, max=2, step=0.25, description="lr",
+                                     continuous_update=False)
+        buttons = {"step": W.Button(description="step"), "step10": W.Button(description="10 steps"),
+                   "reset": W.Button(description="reset")}
+        super().__init__({"lr": lr_slider}, figsize=(4.8, 4.2), buttons=buttons)
+        buttons["step"].on_click(lambda _: self.advance(1))
+        buttons["step10"].on_click(lambda _: self.advance(10))
+        buttons["reset"].on_click(lambda _: self.restart())
+        self._setup_axes()
+        self.refresh()
+
+    # the experiment -------------------------------------------------------------------------
+    def compute(self, lr):
+        """A learning-rate change restarts the rule from w = 0 with the new rate."""
+        self.state.lr = lr
+        self.state.reset()
+        return self.state
+
+    def advance(self, k: int = 1) -> None:
+        """Perform up to ``k`` updates and redraw."""
+        t0 = time.perf_counter()
+        for _ in range(k):
+            if not self.state.step():
+                break
+        self.result = self.state
+        self.refresh(t0)
+
+    def restart(self) -> None:
+        self.update()
+
+    # the picture ----------------------------------------------------------------------------
+    def _setup_axes(self):
+        from .plots import CLASS_COLORS
+
+        s = self.state
+        self.ax = ax = self.fig.add_subplot()
+        pad = 0.5
+        (x0, y0), (x1, y1) = s.X.min(0) - pad, s.X.max(0) + pad
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.scatter(s.X[:, 0], s.X[:, 1], c=[CLASS_COLORS[int(v > 0)] for v in s.y], s=14,
+                   edgecolors="k", linewidths=0.3)
+        self._wrong = ax.scatter([], [], s=90, facecolors="none", edgecolors="red", linewidths=1.2)
+        self._last = ax.scatter([], [], s=220, marker="*", c="gold", edgecolors="k", zorder=5)
+        (self._line,) = ax.plot([], [], "k-", lw=2)
+        self._xs = np.linspace(x0, x1, 2)
+
+    def draw(self, state) -> None:
+        s = self.state
+        w1, w2, b = s.w
+        if abs(w2) > 1e-12:
+            self._line.set_data(self._xs, -(w1 * self._xs + b) / w2)
+        elif abs(w1) > 1e-12:
+            self._line.set_data([-b / w1] * 2, list(self.ax.get_ylim()))
+        else:
+            self._line.set_data([], [])
+        wrong = s.misclassified()
+        self._wrong.set_offsets(s.X[wrong] if wrong.any() else np.empty((0, 2)))
+        self._last.set_offsets(s.X[[s.last]] if s.last is not None else np.empty((0, 2)))
+        verdict = "converged!" if s.converged else f"{int(wrong.sum())} misclassified"
+        self.ax.set_title(f"{s.updates} updates, lr={s.lr:g}: {verdict}", fontsize=10)
+        self.status.value = (f"w = ({w1:.2f}, {w2:.2f}), bias {b:.2f}. "
+                             "Star: the point of the last update; circles: misclassified points.")
