@@ -160,7 +160,7 @@ def _check_cells(nb):
 
 
 def _errors(cell):
-    return [o for o in cell.outputs if o.output_type == "error"]
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
 
 
 @pytest.mark.slow

@@ -45,6 +45,7 @@ def build(root: Path, instructor: bool = False) -> Path:
     (``_toc_instructor.yml``, which adds the solutions) is built in ``root/_build/.instructor`` (its own
     Sphinx cache, so the two builds never share state) and published to ``root/_build/instructor/html``.
     Notebooks are not executed (``execute_notebooks: "off"``): the pages show their stored outputs.
+    Every build is a full one (``--all``), so a warning can never hide in Sphinx's cache.
     """
     root = Path(root).resolve()
     cmd = [_jupyter_book(), "build", str(root)]
@@ -53,7 +54,9 @@ def build(root: Path, instructor: bool = False) -> Path:
         cmd += ["--toc", str(root / "_toc_instructor.yml")]
     else:
         work = root
-    cmd += ["--path-output", str(work), "-W", "-n", "--keep-going"]
+    # --all: always read every page. An incremental Sphinx build only re-reads changed pages, so a
+    # warning in an unchanged page (or one caused by a change elsewhere) would not be reported again.
+    cmd += ["--path-output", str(work), "-W", "-n", "--keep-going", "--all"]
     built = work / "_build" / "html"
 
     proc = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -291,6 +291,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         html = book.build(ROOT, instructor=args.instructor)
         print(f"book built in {time.perf_counter() - t0:.0f} s: {html}/index.html")
+        external = book.external_references(html)
+        if external:
+            print("pages that request other hosts (the book must work offline):\n  " + "\n  ".join(external))
+            return 1
         return 0
     return 2
 
