@@ -255,7 +255,7 @@ def execute(paths: list[str], root: Path = ROOT) -> None:
         if path.suffix != ".py":
             raise SystemExit(f"{p}: pass the .py source of the pair, not {path.suffix}")
         t0 = time.perf_counter()
-        subprocess.run([str(jupytext_bin), "--to", "ipynb", "--update", "--execute", str(path)],
+        subprocess.run([str(jupytext_bin), "--to", "ipynb", "--execute", str(path)],
                        check=True, env=env, cwd=path.parent)
         print(f"executed {path.relative_to(root)} in {time.perf_counter() - t0:.1f} s")
 
