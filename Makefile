@@ -33,7 +33,7 @@ test: setup
 
 # Everything except notebook execution and the book build (quick feedback while editing).
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" -p no:nbval $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS) tests
 
 book: setup
 	$(BIN)/python -m tools.course book
