@@ -1,0 +1,92 @@
+"""Interactive experiments (ipywidgets).
+
+Every widget is a thin shell over plain code: a *state* or a *compute* function that tests can call
+directly, and a ``draw`` that updates one persistent matplotlib figure. Tests drive the widget the
+way a student does (``slider.value = ...``, ``button.click()``) and check that the figure changed and
+how long the update took (``last_update_seconds``).
+
+The base class :class:`Explorer` wires controls to ``update()``; a chapter's widget subclasses it and
+lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-exported here.
+
+- :class:`PerceptronStepper` (chapter 01): step through Rosenblatt's rule.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+__all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper"]
+
+
+def figure_png(fig) -> bytes:
+    """The figure rendered to PNG bytes (to compare two states of a widget)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60)
+    return buf.getvalue()
+
+
+class Explorer:
+    """Base class: ``controls`` (name -> ipywidget) -> :meth:`compute` -> :meth:`draw` on ``self.fig``.
+
+    Subclasses implement ``compute(**values)`` (plain Python, no widgets: the experiment) and
+    ``draw(result)`` (update ``self.fig``). Any change of a control's value calls :meth:`update`.
+    Displaying the object in Jupyter shows the controls above the figure.
+    """
+
+    def __init__(self, controls: dict, figsize=(6, 4), buttons: dict | None = None):
+        import ipywidgets as W
+        from matplotlib.figure import Figure
+
+        self.controls = dict(controls)
+        self.buttons = dict(buttons or {})
+        self.fig = Figure(figsize=figsize)    # not managed by pyplot: never auto-shown twice
+        self.output = W.Output()
+        self.status = W.HTML()
+        self.last_update_seconds = float("nan")
+        self.result = None
+        for control in self.controls.values():
+            control.observe(lambda change: self.update(), names="value")
+        self.widget = W.VBox([W.HBox(list(self.controls.values()) + list(self.buttons.values())),
+                              self.status, self.output])
+
+    def values(self) -> dict:
+        """Current value of every control, by name."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def compute(self, **values):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def draw(self, result) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Recompute, redraw and show; records ``last_update_seconds``."""
+        t0 = time.perf_counter()
+        self.result = self.compute(**self.values())
+        self.refresh(t0)
+
+    def refresh(self, t0: float | None = None) -> None:
+        """Redraw the current result and show the figure."""
+        t0 = time.perf_counter() if t0 is None else t0
+        self.draw(self.result)
+        self._show()
+        self.last_update_seconds = time.perf_counter() - t0
+
+    def _show(self) -> None:
+        from IPython.display import clear_output, display
+
+        with self.output:
+            clear_output(wait=True)
+            display(self.fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+from .perceptron import PerceptronState, PerceptronStepper  # noqa: E402  (re-exported)
