@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Notebooks executed by `make notebooks` (all chapters and solutions by default).
 NOTEBOOKS ?= $(wildcard chapters/[0-9][0-9]_*.py solutions/[0-9][0-9]_*.py)
 
-.PHONY: setup lab test test-fast book book-instructor exercises export notebooks clean
+.PHONY: setup lab test test-fast check-repro book book-instructor exercises export notebooks clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ test: setup
 # Everything except notebook execution and the book build (quick feedback while editing).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS) tests
+
+# Execute a chapter twice and compare its checked cells (also part of make test).
+check-repro: setup
+	$(BIN)/python -m pytest -q tests/test_repro.py
 
 book: setup
 	$(BIN)/python -m tools.course book

@@ -15,6 +15,43 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Offline guard: this process and every Python subprocess (notebook kernels, the book build) refuse
+# non-loopback connections. See tests/offline/dlcourse_offline.py.
+OFFLINE_DIR = Path(__file__).resolve().parent / "offline"
+os.environ["DLCOURSE_OFFLINE"] = "1"
+os.environ["PYTHONPATH"] = os.pathsep.join([str(OFFLINE_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+sys.path.insert(0, str(OFFLINE_DIR))
+import dlcourse_offline  # noqa: E402
+
+dlcourse_offline.install()
+
+PHASES = ("unit", "notebooks", "book", "e2e")
+
+
+def phase_of(nodeid: str) -> str:
+    """Which phase of the suite a test belongs to, for the timing summary."""
+    if ".ipynb" in nodeid:
+        return "notebooks"
+    if "test_book" in nodeid:
+        return "book"
+    if "test_e2e" in nodeid:
+        return "e2e"
+    return "unit"
+
+
+_phase_seconds = dict.fromkeys(PHASES, 0.0)
+
+
+def pytest_runtest_logreport(report):
+    _phase_seconds[phase_of(report.nodeid)] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the time each phase took, so slow phases are visible in the CI log."""
+    terminalreporter.section("time per phase")
+    for phase in PHASES:
+        terminalreporter.write_line(f"{phase:<10} {_phase_seconds[phase]:7.1f} s")
+
 
 @pytest.fixture
 def root():
