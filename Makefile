@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Notebooks executed by `make notebooks` (all chapters and solutions by default).
 NOTEBOOKS ?= $(wildcard chapters/[0-9][0-9]_*.py solutions/[0-9][0-9]_*.py)
 
-.PHONY: setup lab test test-fast check-repro book book-instructor exercises export notebooks clean
+.PHONY: setup browser lab test test-fast check-repro book book-instructor exercises export notebooks clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,17 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "is ignored" ; test $${PIPESTATUS[0]} -eq 0
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dlcourse)" >/dev/null
+	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
+
+# The browser tests use Debian's chromium (never a browser download). Installed when missing and possible.
+browser:
+	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "== installing Debian's chromium for the browser tests =="; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "WARNING: could not install chromium: the browser (e2e) tests will fail"; \
+	else echo "NOTE: install Debian's chromium (sudo apt-get install chromium) to run the browser (e2e) tests"; fi
 
 lab: setup
 	cd chapters && DLCOURSE_PROGRESS=auto ../$(BIN)/jupyter lab --allow-root $(LAB_ARGS)

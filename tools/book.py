@@ -73,6 +73,7 @@ def build(root: Path, instructor: bool = False) -> Path:
             + f"--- end of the build log ---\n{tail}"
         )
 
+    _vendor_widget_fonts(root, built)
     if not instructor:
         return built
     published = root / "_build" / "instructor" / "html"
@@ -80,6 +81,18 @@ def build(root: Path, instructor: bool = False) -> Path:
         shutil.rmtree(published)
     shutil.copytree(built, published)
     return published
+
+
+def _vendor_widget_fonts(root: Path, built: Path) -> None:
+    """The widget renderer requests its icon fonts *relative to the page*
+    (``<page dir>/@jupyter-widgets/html-manager/dist/*.woff2``): give every folder of pages a copy."""
+    fonts = root / "book" / "vendor" / "extra" / "@jupyter-widgets"
+    for folder in {p.parent for p in built.rglob("*.html")}:
+        if folder.name.startswith(("_", ".")) or any(part.startswith("_") for part in folder.relative_to(built).parts):
+            continue
+        target = folder / "@jupyter-widgets"
+        if not target.exists():
+            shutil.copytree(fonts, target)
 
 
 # --------------------------------------------------------------------------------------------------
