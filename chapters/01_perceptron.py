@@ -598,12 +598,13 @@ for name, t in rows:
 # and the misclassified points are circled. **reset** starts again from $w = 0$. Try the learning rate
 # slider: starting from $w=0$ it changes the *length* of $w$ but not its direction, so the sequence of
 # boundaries is the same for every $\eta$. That is why Novikoff's bound does not depend on $\eta$.
-# (In the book the widget is static: the figure shows its first state.)
+# (In the book the widget is static: the figure shows its state after three updates.)
 
 # %% tags=["nbval-ignore-output"]
 from dlcourse.widgets import PerceptronStepper
 
 stepper = PerceptronStepper(toy.X_train, toy.y_train, lr=1.0, seed=0)
+stepper.advance(3)     # start a few updates in, so that the book's static snapshot shows a boundary
 stepper
 
 # %% [markdown]
