@@ -20,12 +20,12 @@ import numpy as np
 __all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper"]
 
 
-def figure_png(fig) -> bytes:
-    """The figure rendered to PNG bytes (to compare two states of a widget)."""
+def figure_png(fig, dpi: int = 60) -> bytes:
+    """The figure rendered to PNG bytes (to show it, or to compare two states of a widget)."""
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=60)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -48,6 +48,7 @@ class Explorer:
         self.status = W.HTML()
         self.last_update_seconds = float("nan")
         self.result = None
+        self.dpi = 90
         for control in self.controls.values():
             control.observe(lambda change: self.update(), names="value")
         self.widget = W.VBox([W.HBox(list(self.controls.values()) + list(self.buttons.values())),
@@ -77,11 +78,13 @@ class Explorer:
         self.last_update_seconds = time.perf_counter() - t0
 
     def _show(self) -> None:
-        from IPython.display import clear_output, display
+        # Rendered to PNG here rather than by IPython's figure formatter, so the widget shows the same
+        # picture whatever matplotlib backend is active (inline, Agg, ...).
+        from IPython.display import Image, clear_output, display
 
         with self.output:
             clear_output(wait=True)
-            display(self.fig)
+            display(Image(data=figure_png(self.fig, dpi=self.dpi)))
 
     def _ipython_display_(self):
         from IPython.display import display

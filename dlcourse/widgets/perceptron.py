@@ -139,6 +139,6 @@ class PerceptronStepper(Explorer):
         self._wrong.set_offsets(s.X[wrong] if wrong.any() else np.empty((0, 2)))
         self._last.set_offsets(s.X[[s.last]] if s.last is not None else np.empty((0, 2)))
         verdict = "converged!" if s.converged else f"{int(wrong.sum())} misclassified"
-        self.ax.set_title(f"{s.updates} updates, lr={s.lr:g}: {verdict}", fontsize=10)
+        self.ax.set_title(f"{s.updates} updates, lr={s.lr:.3g}: {verdict}", fontsize=10)
         self.status.value = (f"w = ({w1:.2f}, {w2:.2f}), bias {b:.2f}. "
                              "Star: the point of the last update; circles: misclassified points.")
