@@ -3,6 +3,7 @@
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 os.environ["DLCOURSE_PROGRESS"] = "0"
@@ -39,18 +40,36 @@ def phase_of(nodeid: str) -> str:
     return "unit"
 
 
-_phase_seconds = dict.fromkeys(PHASES, 0.0)
+class PhaseTimer:
+    """Wall time per phase of the suite. Registered as a global plugin in pytest_configure, because
+    hooks defined in this conftest would only see the tests under tests/, not the notebooks."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.last = None
+
+    def pytest_collection_finish(self, session):
+        self.last = time.perf_counter()
+
+    def pytest_runtest_logreport(self, report):
+        now = time.perf_counter()       # time since the previous report, kernel start-ups included
+        if self.last is not None:
+            self.seconds[phase_of(report.nodeid)] += now - self.last
+        self.last = now
 
 
-def pytest_runtest_logreport(report):
-    _phase_seconds[phase_of(report.nodeid)] += report.duration
+_timer = PhaseTimer()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_timer, "dlcourse-phase-timer")
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print the time each phase took, so slow phases are visible in the CI log."""
     terminalreporter.section("time per phase")
     for phase in PHASES:
-        terminalreporter.write_line(f"{phase:<10} {_phase_seconds[phase]:7.1f} s")
+        terminalreporter.write_line(f"{phase:<10} {_timer.seconds[phase]:7.1f} s")
 
 
 @pytest.fixture

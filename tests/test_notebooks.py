@@ -81,6 +81,23 @@ def test_template_check_notices_sections_out_of_order_and_stored_errors(repo_cop
     assert any("is an error" in p for p in problems)
 
 
+# ---- the book's table of contents ------------------------------------------------------------------
+def test_every_chapter_and_exercise_is_in_the_book():
+    assert course.toc_problems(ROOT) == []
+
+
+def test_toc_check_notices_a_missing_chapter(tmp_path):
+    for name in ("chapters", "exercises", "solutions"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "09_new.py").write_text("# %%\n")
+    (tmp_path / "_toc.yml").write_text("root: book/intro\nparts:\n  - chapters:\n      - file: solutions/09_new\n")
+    (tmp_path / "_toc_instructor.yml").write_text("root: book/intro\n")
+    problems = course.toc_problems(tmp_path)
+    assert "chapters/09_new is not in _toc.yml" in problems
+    assert "exercises/09_new is not in _toc_instructor.yml" in problems
+    assert "solutions/09_new must not be in the student book (_toc.yml)" in problems
+
+
 # ---- export of reference code --------------------------------------------------------------------
 def test_package_is_in_sync_with_the_chapters():
     assert course.export(ROOT, check=True) == []

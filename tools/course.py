@@ -155,6 +155,9 @@ def exercises(root: Path = ROOT, check: bool = False) -> list[str]:
                 problems.append(f"exercises/{sol.name} is out of date with solutions/{sol.name}: run `make exercises`")
             elif not ipynb.exists() or cell_signature(read(ipynb)) != cell_signature(nb):
                 problems.append(f"exercises/{ipynb.name} is out of date: run `make exercises`")
+        elif (target.exists() and target.read_text() == text and ipynb.exists()
+              and cell_signature(read(ipynb)) == cell_signature(nb)):
+            continue                      # up to date: do not rewrite (new cell ids would churn git)
         else:
             target.parent.mkdir(exist_ok=True)
             target.write_text(text)
@@ -239,9 +242,33 @@ def template_problems(root: Path = ROOT) -> list[str]:
     return problems
 
 
+def toc_files(toc: Path) -> set[str]:
+    """Every `file:` entry of a Jupyter Book table of contents."""
+    return set(re.findall(r"^\s*-?\s*(?:file|root):\s*(\S+)", toc.read_text(), re.MULTILINE))
+
+
+def toc_problems(root: Path = ROOT) -> list[str]:
+    """Every chapter and exercise is in the book (_toc.yml); solutions only in the instructor book."""
+    problems = []
+    student, instructor = toc_files(root / "_toc.yml"), toc_files(root / "_toc_instructor.yml")
+    for folder in ("chapters", "exercises"):
+        for py in notebook_sources(root, folder):
+            page = f"{folder}/{py.stem}"
+            for name, toc in (("_toc.yml", student), ("_toc_instructor.yml", instructor)):
+                if page not in toc:
+                    problems.append(f"{page} is not in {name}")
+    for py in notebook_sources(root, "solutions"):
+        page = f"solutions/{py.stem}"
+        if page not in instructor:
+            problems.append(f"{page} is not in _toc_instructor.yml")
+        if page in student:
+            problems.append(f"{page} must not be in the student book (_toc.yml)")
+    return problems
+
+
 def all_problems(root: Path = ROOT) -> list[str]:
     return (pairing_problems(root) + template_problems(root) + export(root, check=True)
-            + exercises(root, check=True))
+            + exercises(root, check=True) + toc_problems(root))
 
 
 # ------------------------------------------------------------------------------------------------

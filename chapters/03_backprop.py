@@ -1,0 +1,1147 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (dlcourse)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Backpropagation
+#
+# How a network learns which way to move each of its weights: the chain rule, applied backwards
+# through the computation, reusing every intermediate result.
+#
+# ## Learning goals
+#
+# After this chapter you can
+#
+# - differentiate a small expression by the chain rule, and build a scalar autograd engine (~100 lines)
+#   that does it for any expression;
+# - derive the backward pass of a linear layer, an activation and the common losses in matrix form,
+#   with the shape of every term, and implement them as the layers of `dlcourse.numpy_nn`;
+# - check gradients two ways: against central differences and against `torch.autograd`;
+# - train an MLP on the digits with minibatch SGD in NumPy and get **the same loss curve** as PyTorch;
+# - measure vanishing and exploding gradients, and fix them with ReLU and He initialization.
+#
+# Lecture ideas covered: the chain rule reusing results, "the gradient of a sum is the sum of the
+# gradients", the minibatch update (mean gradient × learning rate), saturation of sigmoid/tanh and
+# vanishing gradients, exploding gradients from bad initialization, gradient clipping, ReLU and He
+# initialization; the Xavier and He formulas, which the lectures do not give, are derived here.
+#
+# *Runs in ~40 s on a laptop CPU.*
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import torch.nn as tnn
+
+import dlcourse
+from dlcourse import data, train
+# the activation functions and their derivatives, and the stable log-softmax, written in chapter 02:
+from dlcourse.numpy_nn import (elu, elu_grad, gelu, gelu_grad, leaky_relu, leaky_relu_grad, log_softmax, relu,
+                               relu_grad, sigmoid, sigmoid_grad, silu, silu_grad, softplus, softplus_grad, tanh,
+                               tanh_grad)
+
+rng = dlcourse.seed_everything(0)
+device = dlcourse.device()
+print("PyTorch runs on:", device)
+
+# %% [markdown]
+# ## Intuition
+#
+# Training means lowering a loss $\mathcal{L}(\theta)$ by stepping against its gradient,
+# $\theta \leftarrow \theta - \eta\, \nabla_\theta \mathcal{L}$. A network is a long composition of simple
+# functions, so its gradient is a long product of simple derivatives, by the **chain rule**: if
+# $y = f(u)$ and $u = g(x)$ then $\frac{dy}{dx} = \frac{dy}{du}\frac{du}{dx}$.
+#
+# The lecture's toy: $y = k\,x$ at $x = 2.5$, so $\frac{dy}{dx} = k$. A gradient step on $x$ with rate
+# $1$ moves $x$ by $-k$, which moves $y$ by $\Delta y = k \cdot (-k) = -k^2$: for $k=1$, $x$ drops by 1
+# and $y$ by 1; for $k = 0.5$, by $0.5$ and $0.25$; for $k = 0.1$, $y$ drops by $0.01$, i.e.
+# $\Delta y = -0.01$. (One slide prints "$0.01$" for that last step: the sign is lost; $y$ goes *down*.)
+# Small gradients mean small steps: keep that in mind for the vanishing-gradient section.
+
+# %%
+for k in (1.0, 0.5, 0.1):
+    x0 = 2.5
+    x1 = x0 - 1.0 * k                      # gradient step: dy/dx = k
+    print(f"k = {k:<4} x: {x0} -> {x1:<5}  y: {k * x0:.3f} -> {k * x1:.3f}   change {k * x1 - k * x0:+.3f} = -k^2")
+
+# %% [markdown]
+# **Backpropagation** organises the chain rule for a whole network: one *forward* pass computes and
+# stores every intermediate value; one *backward* pass, from the loss to the inputs, multiplies local
+# derivatives, reusing each intermediate gradient for everything below it. Its cost is a small multiple
+# of the forward pass, whatever the number of parameters (Rumelhart, Hinton & Williams, 1986).
+#
+# ## NumPy reference
+#
+# ### The chain rule on a tiny expression
+#
+# Take $L = \tanh(a\,b + c)$ with $a=2$, $b=-3$, $c=10$. Name the intermediates: $d = ab$, $e = d + c$,
+# $L = \tanh(e)$. Backwards: $\frac{\partial L}{\partial e} = 1 - \tanh^2(e)$;
+# the sum passes it on unchanged, $\frac{\partial L}{\partial c} = \frac{\partial L}{\partial d} = \frac{\partial L}{\partial e}$;
+# the product swaps its inputs, $\frac{\partial L}{\partial a} = \frac{\partial L}{\partial d}\, b$ and
+# $\frac{\partial L}{\partial b} = \frac{\partial L}{\partial d}\, a$.
+
+# %%
+a, b, c = 2.0, -3.0, 10.0
+d = a * b                  # forward, keeping every intermediate
+e = d + c
+L = np.tanh(e)
+dL_de = 1 - np.tanh(e) ** 2    # backward, from the output down
+dL_dc = dL_dd = dL_de
+dL_da, dL_db = dL_dd * b, dL_dd * a
+print(f"L = {L:.6f};  dL/da = {dL_da:.6f}, dL/db = {dL_db:.6f}, dL/dc = {dL_dc:.6f}")
+
+# %% [markdown]
+# ### A scalar autograd engine
+#
+# Doing that by hand does not scale. Following Karpathy's *micrograd*, each number becomes a `Value`
+# that remembers its inputs and a small closure `_backward` that pushes its gradient to them. Then
+# `backward()` sorts the graph topologically and calls the closures from the output down. Note the
+# `+=`: a value used twice receives the **sum** of the gradients from both uses (the gradient of a sum
+# is the sum of the gradients).
+
+# %%
+#| export autograd
+import math
+
+
+class Value:
+    """A scalar that remembers how it was computed, for reverse-mode differentiation.
+
+    Attributes:
+        data: the number. grad: dL/d(this value), filled by ``backward()`` on the output L.
+        label: an optional name for drawings.
+    """
+
+    def __init__(self, data, children=(), op="", label=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = tuple(children)
+        self.op = op
+        self.label = label
+
+    def __repr__(self):
+        return f"Value({self.label + '=' if self.label else ''}{self.data:.4g}, grad={self.grad:.4g})"
+
+    @staticmethod
+    def _wrap(other):
+        return other if isinstance(other, Value) else Value(other)
+
+    def __add__(self, other):
+        other = Value._wrap(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():                       # d(a+b)/da = d(a+b)/db = 1
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = Value._wrap(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():                       # d(ab)/da = b, d(ab)/db = a
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k):
+        if not isinstance(k, (int, float)):
+            raise TypeError(f"Value ** k needs a number k, got {type(k).__name__}")
+        out = Value(self.data ** k, (self,), f"**{k}")
+
+        def _backward():                       # d(a^k)/da = k a^(k-1)
+            self.grad += k * self.data ** (k - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def _unary(self, value, local_grad, op):
+        out = Value(value, (self,), op)
+
+        def _backward():
+            self.grad += local_grad * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return self._unary(t, 1 - t * t, "tanh")
+
+    def exp(self):
+        e = math.exp(self.data)
+        return self._unary(e, e, "exp")
+
+    def log(self):
+        return self._unary(math.log(self.data), 1 / self.data, "log")
+
+    def relu(self):
+        return self._unary(max(self.data, 0.0), float(self.data > 0), "relu")
+
+    def sigmoid(self):
+        s = 1 / (1 + math.exp(-self.data)) if self.data >= 0 else math.exp(self.data) / (1 + math.exp(self.data))
+        return self._unary(s, s * (1 - s), "sigmoid")
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-Value._wrap(other))
+
+    def __truediv__(self, other):
+        return self * Value._wrap(other) ** -1
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __rsub__(self, other):
+        return Value._wrap(other) - self
+
+    def __rtruediv__(self, other):
+        return Value._wrap(other) / self
+
+    def topological_order(self):
+        """Every value this one depends on, inputs before the values computed from them."""
+        order, seen = [], set()
+
+        def visit(v):
+            if id(v) not in seen:
+                seen.add(id(v))
+                for child in v._prev:
+                    visit(child)
+                order.append(v)
+        visit(self)
+        return order
+
+    def backward(self):
+        """Fill ``.grad`` of every value in the graph with d(self)/d(value)."""
+        order = self.topological_order()
+        for v in order:
+            v.grad = 0.0
+        self.grad = 1.0
+        for v in reversed(order):
+            v._backward()
+
+
+def draw_graph(root, ax=None):
+    """Draw the computational graph of ``root`` (a Value): inputs on the left, output on the right.
+
+    Each box shows label, data and grad; the operation that produced a value is written above it.
+    """
+    import matplotlib.pyplot as plt
+
+    order = root.topological_order()
+    depth = {}
+    for v in order:                                    # inputs have depth 0
+        depth[id(v)] = 1 + max((depth[id(c)] for c in v._prev), default=-1)
+    columns = {}
+    for v in order:
+        columns.setdefault(depth[id(v)], []).append(v)
+    pos = {id(v): (d, -i + (len(col) - 1) / 2) for d, col in columns.items() for i, v in enumerate(col)}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.2 * (max(columns) + 1), 1.1 * max(len(c) for c in columns.values()) + 1))
+    for v in order:
+        for child in v._prev:
+            ax.annotate("", xy=pos[id(v)], xytext=pos[id(child)],
+                        arrowprops=dict(arrowstyle="->", color="gray", shrinkA=28, shrinkB=28))
+    for v in order:
+        x, y = pos[id(v)]
+        text = f"{v.label or ''}\n{v.data:.4g}\ngrad {v.grad:.4g}".strip()
+        ax.text(x, y, text, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round", fc="#e8f0fe" if not v._prev else "#fff3e0", ec="gray"))
+        if v.op:
+            ax.text(x, y + 0.36, v.op, ha="center", fontsize=8, color="darkred")
+    ax.set_xlim(-0.6, max(columns) + 0.6)
+    ax.set_ylim(min(p[1] for p in pos.values()) - 0.6, max(p[1] for p in pos.values()) + 0.7)
+    ax.axis("off")
+    return ax
+
+
+# %% [markdown]
+# The same expression, now differentiated by the engine, and drawn (blue: inputs, orange: computed;
+# each box shows the value and its gradient):
+
+# %%
+va, vb, vc = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c")
+vd = va * vb
+vd.label = "d"
+ve = vd + vc
+ve.label = "e"
+vL = ve.tanh()
+vL.label = "L"
+vL.backward()
+print(va, vb, vc, sep="\n")
+draw_graph(vL)
+plt.show()
+
+# %% [markdown]
+# ### Vectorized backprop: the layers of `dlcourse.numpy_nn`
+#
+# Scalars are far too slow for real networks: we differentiate whole matrices at once. Every layer
+# has a `forward(x)` that remembers what it needs, and a `backward(grad_out)` that receives
+# $G = \partial\mathcal{L}/\partial(\text{output})$, with the output's shape, stores the gradients of its
+# parameters in `grads`, and returns $\partial\mathcal{L}/\partial(\text{input})$, with the input's shape.
+# The names mirror `torch.nn` exactly (`Linear(in_features, out_features)`, parameters `"weight"` and
+# `"bias"`), so that a NumPy layer can load a PyTorch layer's `state_dict` and be compared with it.
+#
+# **Linear layer.** Forward, for a batch $X \in \mathbb{R}^{N \times D_\text{in}}$:
+# $Y = XW^\top + b$ with $W \in \mathbb{R}^{D_\text{out}\times D_\text{in}}$, $b\in\mathbb{R}^{D_\text{out}}$.
+# Since $Y_{nj} = \sum_i X_{ni} W_{ji} + b_j$, the chain rule gives, with $G = \partial\mathcal{L}/\partial Y$
+# of shape $(N, D_\text{out})$:
+#
+# $$ \frac{\partial\mathcal{L}}{\partial X} = G\,W \;\; (N\times D_\text{in}), \qquad
+#    \frac{\partial\mathcal{L}}{\partial W} = G^\top X \;\; (D_\text{out}\times D_\text{in}), \qquad
+#    \frac{\partial\mathcal{L}}{\partial b} = \textstyle\sum_n G_{n,:} \;\; (D_\text{out}). $$
+#
+# A useful sanity rule: every gradient has the shape of the thing it is the gradient of, and there is
+# only one way to multiply the available matrices to get that shape. The sum over the batch in
+# $\partial\mathcal{L}/\partial W$ and $\partial\mathcal{L}/\partial b$ is "the gradient of a sum is the
+# sum of the gradients" again: the loss is a mean over examples.
+
+# %%
+#| export numpy_nn
+class Module:
+    """Base class of the NumPy layers, mirroring ``torch.nn.Module``.
+
+    A layer keeps its parameters in ``params`` (PyTorch's names, e.g. "weight", "bias"), fills
+    ``grads`` (same names and shapes) in ``backward``, and remembers what its backward pass needs
+    from the last ``forward``. ``layer(x)`` calls ``layer.forward(x)``. NumPy layers compute in the
+    dtype of their parameters and input (float64 by default).
+    """
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.buffers: dict = {}
+        self.training = True
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+    def train(self, mode: bool = True):
+        """Set training mode (matters for dropout and batch norm); returns self."""
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def state_dict(self) -> dict:
+        """Copies of the parameters and buffers, by PyTorch name."""
+        return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
+
+    def load_state_dict(self, state) -> None:
+        """Load arrays or tensors, e.g. ``torch_layer.state_dict()``. Names and shapes must match;
+        the arrays take the dtype of the values loaded (float64 tensors give float64 arrays).
+        Create an optimizer *after* loading: loading replaces the parameter arrays."""
+        own = {**self.params, **self.buffers}
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise KeyError(f"{self!r}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for name, value in state.items():
+            value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+            if value.shape != own[name].shape:
+                raise ValueError(f"{self!r}.load_state_dict: {name!r} has shape {value.shape}, "
+                                 f"expected {own[name].shape}")
+            (self.params if name in self.params else self.buffers)[name] = np.array(value)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def check_input(layer, x, features):
+    """Return x as an array; raise ValueError naming the expected and the actual shape when its
+    last axis is not ``features``, TypeError when it is not numeric."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{layer!r} expects a numeric array, got dtype {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] != features:
+        raise ValueError(f"{layer!r} expects input of shape (*, {features}), got {x.shape}")
+    return x
+
+
+class Linear(Module):
+    """y = x W^T + b, as ``torch.nn.Linear(in_features, out_features, bias=True)``.
+
+    Parameters: ``weight`` (out_features, in_features), ``bias`` (out_features,), initialised like
+    PyTorch: uniform in [-1/sqrt(in_features), 1/sqrt(in_features)].
+    Input (*, in_features) -> output (*, out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float64, rng=None):
+        super().__init__()
+        if int(in_features) < 1 or int(out_features) < 1:
+            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
+        self.in_features, self.out_features, self.has_bias = int(in_features), int(out_features), bias
+        rng = np.random.default_rng(np.random.randint(2**31)) if rng is None else rng
+        bound = 1 / np.sqrt(in_features)
+        self.params["weight"] = rng.uniform(-bound, bound, size=(out_features, in_features)).astype(dtype)
+        if bias:
+            self.params["bias"] = rng.uniform(-bound, bound, size=out_features).astype(dtype)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}"
+
+    def forward(self, x):
+        x = check_input(self, x, self.in_features)
+        self.x = x                                                  # (*, in) kept for backward
+        y = x @ self.params["weight"].T                             # (*, out)
+        return y + self.params["bias"] if self.has_bias else y
+
+    def backward(self, grad_out):
+        G = grad_out.reshape(-1, self.out_features)                 # (N, out), N = all leading axes
+        X = self.x.reshape(-1, self.in_features)                    # (N, in)
+        self.grads["weight"] = G.T @ X                              # (out, in)
+        if self.has_bias:
+            self.grads["bias"] = G.sum(axis=0)                      # (out,)
+        return grad_out @ self.params["weight"]                     # (*, in)
+
+
+# %% [markdown]
+# **Activations.** An elementwise $Y = \sigma(X)$ has a diagonal Jacobian, so its backward pass is an
+# elementwise product: $\partial\mathcal{L}/\partial X = G \odot \sigma'(X)$, same shape as $X$. The
+# functions $\sigma$ and $\sigma'$ were written in chapter 02 (`sigmoid`, `sigmoid_grad`, ...); each
+# layer only remembers its input. One class per activation, with PyTorch's names and arguments.
+
+# %%
+#| export numpy_nn
+class Activation(Module):
+    """Elementwise activation layer: forward f(x), backward grad_out * f'(x); no parameters."""
+
+    fn = staticmethod(lambda x: x)
+    fn_grad = staticmethod(lambda x: np.ones_like(x))
+
+    def kwargs(self) -> dict:
+        return {}
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v}" for k, v in self.kwargs().items())
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"{self!r} expects a numeric array, got dtype {x.dtype}")
+        self.x = x
+        return self.fn(x, **self.kwargs())
+
+    def backward(self, grad_out):
+        return grad_out * self.fn_grad(self.x, **self.kwargs())
+
+
+class Sigmoid(Activation):
+    fn, fn_grad = staticmethod(sigmoid), staticmethod(sigmoid_grad)
+
+
+class Tanh(Activation):
+    fn, fn_grad = staticmethod(tanh), staticmethod(tanh_grad)
+
+
+class ReLU(Activation):
+    fn, fn_grad = staticmethod(relu), staticmethod(relu_grad)
+
+
+class GELU(Activation):
+    fn, fn_grad = staticmethod(gelu), staticmethod(gelu_grad)
+
+
+class SiLU(Activation):
+    fn, fn_grad = staticmethod(silu), staticmethod(silu_grad)
+
+
+class LeakyReLU(Activation):
+    fn, fn_grad = staticmethod(leaky_relu), staticmethod(leaky_relu_grad)
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def kwargs(self):
+        return {"negative_slope": self.negative_slope}
+
+
+class ELU(Activation):
+    fn, fn_grad = staticmethod(elu), staticmethod(elu_grad)
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def kwargs(self):
+        return {"alpha": self.alpha}
+
+
+class Softplus(Activation):
+    fn, fn_grad = staticmethod(softplus), staticmethod(softplus_grad)
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def kwargs(self):
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+# %% [markdown]
+# **Sequential.** A network is a list of layers: forward runs them in order, backward in reverse order,
+# each layer's input gradient becoming the previous layer's output gradient. Parameters are collected
+# under PyTorch's names, `"0.weight"`, `"0.bias"`, `"2.weight"`, ... The dictionaries `params` and
+# `grads` hold the layers' own arrays, so an optimizer that updates `model.params[name]` in place
+# updates the layer.
+
+# %%
+#| export numpy_nn
+class Sequential(Module):
+    """Layers applied in order, as ``torch.nn.Sequential(*layers)``."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        bad = [type(l).__name__ for l in layers if not isinstance(l, Module)]
+        if bad:
+            raise TypeError(f"Sequential takes numpy_nn layers, got {bad}")
+        self.layers = list(layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        return "Sequential(\n" + "\n".join(f"  ({i}): {l!r}" for i, l in enumerate(self.layers)) + "\n)"
+
+    def _collect(self, attr):
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in getattr(layer, attr).items()}
+
+    @property
+    def params(self):
+        return self._collect("params")
+
+    @params.setter
+    def params(self, value):  # Module.__init__ assigns {}; the real dict is collected from the layers
+        pass
+
+    @property
+    def grads(self):
+        return self._collect("grads")
+
+    @grads.setter
+    def grads(self, value):
+        pass
+
+    @property
+    def buffers(self):
+        return self._collect("buffers")
+
+    @buffers.setter
+    def buffers(self, value):
+        pass
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, grad_out):
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def load_state_dict(self, state) -> None:
+        own = set(self.params) | set(self.buffers)
+        missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
+        if missing or unexpected:
+            raise KeyError(f"Sequential.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if sub:
+                layer.load_state_dict(sub)
+
+
+# %% [markdown]
+# **Losses.** A loss maps (prediction, target) to a number and its backward returns
+# $\partial\mathcal{L}/\partial(\text{prediction})$; `backward(grad_out=1.0)` scales it (the chain rule's
+# last factor). All three use the mean over the batch, PyTorch's default.
+#
+# - **Mean squared error**, $\mathcal{L} = \frac{1}{M}\sum (\hat y - y)^2$ over all $M$ entries:
+#   $\partial\mathcal{L}/\partial\hat y = \frac{2}{M}(\hat y - y)$.
+# - **Softmax cross-entropy** on logits $Z \in \mathbb{R}^{N\times C}$ and integer labels: with
+#   $P = \operatorname{softmax}(Z)$ row-wise and the (optionally smoothed) one-hot targets
+#   $Q = (1-\varepsilon)\,\operatorname{onehot}(y) + \varepsilon/C$,
+#   $\mathcal{L} = -\frac1N\sum_{n,c} Q_{nc}\log P_{nc}$ and, remarkably simply,
+#   $\partial\mathcal{L}/\partial Z = \frac1N (P - Q)$. The log-probabilities come from chapter 02's
+#   stable `log_softmax` (log-sum-exp), never from `log(softmax(z))`.
+# - **Binary cross-entropy with logits** $z$ and targets $y\in[0,1]$:
+#   $\ell = -[y\log\sigma(z) + (1-y)\log(1-\sigma(z))] = \max(z,0) - zy + \log(1+e^{-|z|})$ (stable form),
+#   and $\partial\ell/\partial z = \sigma(z) - y$.
+
+# %%
+#| export numpy_nn
+class MSELoss:
+    """Mean squared error, as ``torch.nn.MSELoss()``: forward(input, target) -> float."""
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def forward(self, input, target):
+        input, target = np.asarray(input), np.asarray(target)
+        if input.shape != target.shape:
+            raise ValueError(f"MSELoss: input shape {input.shape} and target shape {target.shape} differ")
+        self.diff = input - target
+        return float(np.mean(self.diff ** 2))
+
+    def backward(self, grad_out=1.0):
+        return grad_out * 2 * self.diff / self.diff.size
+
+
+class CrossEntropyLoss:
+    """Softmax cross-entropy on logits (N, C) and integer labels (N,), mean over the batch, as
+    ``torch.nn.CrossEntropyLoss(label_smoothing=...)``."""
+
+    def __init__(self, label_smoothing: float = 0.0):
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def forward(self, input, target):
+        Z, y = np.asarray(input), np.asarray(target)
+        if Z.ndim != 2:
+            raise ValueError(f"CrossEntropyLoss expects logits of shape (N, C), got {Z.shape}")
+        if y.shape != (Z.shape[0],) or y.dtype.kind not in "iu":
+            raise ValueError(f"CrossEntropyLoss expects integer labels of shape ({Z.shape[0]},), "
+                             f"got {y.dtype} array of shape {y.shape}")
+        N, C = Z.shape
+        if y.size and (y.min() < 0 or y.max() >= C):
+            raise ValueError(f"CrossEntropyLoss: labels must be in [0, {C - 1}] for {C} classes, "
+                             f"got values in [{y.min()}, {y.max()}]")
+        eps = self.label_smoothing
+        Q = np.full(Z.shape, eps / C, dtype=Z.dtype)                 # (N, C) smoothed one-hot targets
+        Q[np.arange(N), y] += 1 - eps
+        logP = log_softmax(Z, axis=1)                                # (N, C), stable
+        self.P, self.Q = np.exp(logP), Q
+        return float(-np.sum(Q * logP) / N)
+
+    def backward(self, grad_out=1.0):
+        return grad_out * (self.P - self.Q) / len(self.P)           # (N, C)
+
+
+class BCEWithLogitsLoss:
+    """Binary cross-entropy on logits, mean over all entries, as ``torch.nn.BCEWithLogitsLoss()``."""
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def forward(self, input, target):
+        z, y = np.asarray(input), np.asarray(target)
+        if z.shape != y.shape:
+            raise ValueError(f"BCEWithLogitsLoss: input shape {z.shape} and target shape {y.shape} differ")
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"BCEWithLogitsLoss: targets must be in [0, 1], got values in [{y.min()}, {y.max()}]")
+        self.z, self.y = z, y
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+    def backward(self, grad_out=1.0):
+        return grad_out * (sigmoid(self.z) - self.y) / self.z.size
+
+
+# %% [markdown]
+# ### Gradient checking with central differences
+#
+# Before trusting a backward pass, compare it with the definition of the derivative. The central
+# difference $\frac{f(x + h) - f(x - h)}{2h}$ has error $O(h^2)$; with $h = 10^{-6}$ in float64 we can
+# expect a **relative error** $\frac{\lVert g_\text{backprop} - g_\text{numeric}\rVert}{\lVert g_\text{backprop}\rVert + \lVert g_\text{numeric}\rVert}$
+# around $10^{-9}$ or smaller; $10^{-4}$ or more means a bug (ReLU's kink can cause a rare exception
+# when an input lies within $h$ of 0).
+
+# %%
+#| export gradcheck
+import numpy as np
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """Central-difference gradient of a scalar function.
+
+    Args:
+        f: function of no argument returning a float; it must read ``x`` (which is perturbed in place).
+        x: float array, any shape.
+        h: step.
+    Returns:
+        array of x's shape: (f(x + h e_i) - f(x - h e_i)) / (2h) for every entry i.
+    """
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        f_plus = f()
+        x[i] = old - h
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def relative_error(a, b):
+    """|a - b| / (|a| + |b|) in the Euclidean norm (0 when both are 0)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
+
+
+# %% [markdown]
+# A small network, $8 \to 5 \to 3$ with a tanh, and a cross-entropy loss on 4 examples: every parameter's
+# backprop gradient against the numerical one.
+
+# %%
+net = Sequential(Linear(8, 5, rng=rng), Tanh(), Linear(5, 3, rng=rng))
+X_small, y_small = rng.normal(size=(4, 8)), rng.integers(0, 3, size=4)
+ce = CrossEntropyLoss()
+
+
+def loss_small():
+    return ce(net(X_small), y_small)
+
+
+loss_small()
+net.backward(ce.backward())
+grad_errors = {name: relative_error(net.grads[name], numerical_gradient(loss_small, p)) for name, p in net.params.items()}
+for name, err in grad_errors.items():
+    print(f"{name:9s} relative error {err:.1e}")
+
+# %% [markdown]
+# ## Check against PyTorch
+#
+# The twin check: build the same layer in PyTorch, copy its weights into ours with `load_state_dict`,
+# run both forward and backward on the same random input and upstream gradient, in float64, and
+# compare the output, the input gradient and every parameter gradient. The test suite
+# (`tests/test_numpy_nn.py`) does this for at least 25 random configurations per layer, batch size 1
+# included; here one round per layer.
+
+# %%
+twins = [(Linear(7, 4), tnn.Linear(7, 4)), (Sigmoid(), tnn.Sigmoid()), (Tanh(), tnn.Tanh()),
+         (ReLU(), tnn.ReLU()), (LeakyReLU(0.1), tnn.LeakyReLU(0.1)), (ELU(0.7), tnn.ELU(0.7)),
+         (GELU(), tnn.GELU()), (SiLU(), tnn.SiLU()), (Softplus(2.0), tnn.Softplus(2.0)),
+         (Sequential(Linear(7, 5), ReLU(), Linear(5, 7)),
+          tnn.Sequential(tnn.Linear(7, 5), tnn.ReLU(), tnn.Linear(5, 7)))]
+twin_errors = {}
+for ours, theirs in twins:
+    theirs = theirs.double()
+    ours.load_state_dict(theirs.state_dict())
+    x = rng.normal(size=(6, 7))
+    g = rng.normal(size=(6, 4 if isinstance(ours, Linear) else 7))
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = theirs(xt)
+    out_t.backward(torch.from_numpy(g))
+    out = ours(x)
+    errs = [np.abs(out - out_t.detach().numpy()).max(), np.abs(ours.backward(g) - xt.grad.numpy()).max()]
+    errs += [np.abs(ours.grads[n] - p.grad.numpy()).max() for n, p in theirs.named_parameters()]
+    twin_errors[repr(ours).split("(")[0]] = max(errs)
+print({k: f"{v:.0e}" for k, v in twin_errors.items()})
+
+losses_twins = [(MSELoss(), tnn.MSELoss(), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
+                (CrossEntropyLoss(), tnn.CrossEntropyLoss(), rng.normal(size=(5, 4)), rng.integers(0, 4, 5)),
+                (CrossEntropyLoss(label_smoothing=0.1), tnn.CrossEntropyLoss(label_smoothing=0.1),
+                 rng.normal(size=(5, 4)), rng.integers(0, 4, 5)),
+                (BCEWithLogitsLoss(), tnn.BCEWithLogitsLoss(), rng.normal(size=(5, 2)) * 5, rng.random((5, 2)))]
+for ours, theirs, z, y in losses_twins:
+    zt = torch.tensor(z, requires_grad=True)
+    lt = theirs(zt, torch.from_numpy(y))
+    lt.backward()
+    err = max(abs(ours(z, y) - lt.item()), np.abs(ours.backward() - zt.grad.numpy()).max())
+    twin_errors[f"{type(ours).__name__}{'(smoothing)' if getattr(ours, 'label_smoothing', 0) else ''}"] = err
+print("largest difference over all layers and losses:", f"{max(twin_errors.values()):.1e}")
+
+# %% [markdown]
+# ## PyTorch version
+#
+# ### NumPy and PyTorch train identically
+#
+# The strongest check of all: train an MLP $64 \to 32 \to 10$ (ReLU) on the digits with minibatch SGD,
+# once with our NumPy layers and once with `torch.nn`, from **the same initial weights** (copied), on
+# **the same minibatches** in the same order, with the same learning rate, in float64. The update is
+# the lecture's: the mean gradient over the minibatch times the learning rate,
+# $\theta \leftarrow \theta - \eta\,\frac{1}{B}\sum_{n \in \text{batch}} \nabla_\theta \ell_n$ (the mean is
+# inside the loss).
+
+# %%
+digits = data.load_digits(val_size=0.2, seed=0)
+X_tr, y_tr = digits.X_train.astype(np.float64), digits.y_train            # (1077, 64), (1077,)
+torch.manual_seed(0)
+torch_mlp = tnn.Sequential(tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 10)).double()
+numpy_mlp = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
+numpy_mlp.load_state_dict(torch_mlp.state_dict())                       # same initial weights
+
+lr, batch_size, n_steps = 0.1, 32, 200
+batch_rng = np.random.default_rng(0)
+batches = [batch_rng.choice(len(X_tr), batch_size, replace=False) for _ in range(n_steps)]   # same order for both
+
+numpy_losses, ce = [], CrossEntropyLoss()
+for idx in batches:
+    loss = ce(numpy_mlp(X_tr[idx]), y_tr[idx])            # forward
+    numpy_mlp.backward(ce.backward())                     # backward: fills numpy_mlp.grads
+    for name, p in numpy_mlp.params.items():
+        p -= lr * numpy_mlp.grads[name]                   # SGD step, in place
+    numpy_losses.append(loss)
+
+torch_losses, opt, tce = [], torch.optim.SGD(torch_mlp.parameters(), lr=lr), tnn.CrossEntropyLoss()
+for idx in batches:
+    loss = tce(torch_mlp(torch.from_numpy(X_tr[idx])), torch.from_numpy(y_tr[idx]))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    torch_losses.append(loss.item())
+
+curve_diff = np.abs(np.array(numpy_losses) - np.array(torch_losses))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+axes[0].plot(numpy_losses, label="NumPy", lw=3, alpha=0.6)
+axes[0].plot(torch_losses, "k--", label="PyTorch", lw=1)
+axes[0].set(xlabel="SGD step", ylabel="minibatch loss", title="the same training, twice")
+axes[0].legend()
+axes[1].semilogy(np.maximum(curve_diff, 1e-18))
+axes[1].set(xlabel="SGD step", ylabel="|loss difference|", title=f"max difference {curve_diff.max():.1e}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The curves coincide to rounding error: our layers and PyTorch compute the same function and the same
+# gradients, step after step.
+#
+# ### The idiomatic PyTorch version
+#
+# In practice we let autograd do the backward pass and let `dlcourse.train.fit` run the loop (the one
+# written out in chapter 01), on `device`. The learning rate (SGD with momentum 0.9) is chosen on the
+# validation split; then three seeds are trained and evaluated once on the test set.
+
+# %%
+def make_mlp(hidden=64):
+    return tnn.Sequential(tnn.Linear(64, hidden), tnn.ReLU(), tnn.Linear(hidden, 10))
+
+
+def train_mlp(lr, seed, epochs=30, X=digits.X_train, y=digits.y_train):
+    torch.manual_seed(seed)
+    model = make_mlp().to(device)
+    loader = data.to_loader(X, y, batch_size=32, seed=seed, device=device)
+    train.fit(model, loader, tnn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
+              epochs=epochs, metrics={})
+    return model
+
+
+def accuracy(model, X, y):
+    with torch.no_grad():
+        logits = model(torch.as_tensor(X, device=device))
+        return (logits.argmax(1).cpu().numpy() == y).mean()
+
+
+val_acc_by_lr = {lr: accuracy(train_mlp(lr, seed=0), digits.X_val, digits.y_val) for lr in (0.003, 0.03, 0.3)}
+best_mlp_lr = max(val_acc_by_lr, key=val_acc_by_lr.get)
+mlp_test_accs = [accuracy(train_mlp(best_mlp_lr, seed=s), digits.X_test, digits.y_test) for s in range(3)]
+print("validation accuracy by learning rate:", {k: round(float(v), 3) for k, v in val_acc_by_lr.items()})
+print(f"lr = {best_mlp_lr}: test accuracy over 3 seeds:", [round(float(a), 3) for a in mlp_test_accs])
+
+# %% [markdown]
+# **Timing** of one forward + backward pass of an MLP $1024 \to 1024 \to 1024 \to 10$ on a batch of 512:
+# our NumPy layers, PyTorch on the CPU, and the GPU when there is one.
+
+# %% tags=["nbval-ignore-output"]
+def best_time(fn, repeat=5):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 10, 512)
+big_np = Sequential(Linear(1024, 1024, dtype=np.float32), ReLU(), Linear(1024, 1024, dtype=np.float32),
+                        ReLU(), Linear(1024, 10, dtype=np.float32))
+ce_big = CrossEntropyLoss()
+timing = {"NumPy": best_time(lambda: big_np.backward(ce_big.backward(ce_big(big_np(X_big), y_big))))}
+
+
+def torch_step(model, X, y):
+    model.zero_grad()
+    tnn.functional.cross_entropy(model(X), y).backward()
+
+
+big_t = tnn.Sequential(tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 10))
+Xt_big, yt_big = torch.from_numpy(X_big), torch.from_numpy(y_big)
+timing["PyTorch CPU"] = best_time(lambda: torch_step(big_t, Xt_big, yt_big))
+if device.type == "cuda":
+    big_gpu, Xg, yg = big_t.to(device), Xt_big.to(device), yt_big.to(device)
+    timing["PyTorch GPU"] = best_time(lambda: (torch_step(big_gpu, Xg, yg), torch.cuda.synchronize()))
+for name, t in timing.items():
+    print(f"{name:<12} {1000 * t:8.1f} ms")
+if device.type != "cuda":
+    print("PyTorch GPU  (no GPU here)")
+
+# %% [markdown]
+# ## Experiments
+#
+# ### Vanishing and exploding gradients
+#
+# Backprop multiplies one factor per layer. The sigmoid's derivative is at most $\tfrac14$, and tanh's is
+# almost 0 once it saturates: $\tanh'(10) = 1 - \tanh^2(10) \approx 8.2\cdot 10^{-9}$. Multiply a dozen
+# such factors, and the first layers receive almost no gradient: they **vanish**. The weights multiply
+# in too: if each layer scales signals by more than 1 they **explode**.
+#
+# The cure is to keep the variance of the signal (forward) and of the gradient (backward) the same in
+# every layer. For a linear layer with $n_\text{in}$ inputs and weights of variance $\mathrm{Var}(W)$,
+# $\mathrm{Var}(y) = n_\text{in}\mathrm{Var}(W)\mathrm{Var}(x)$, which gives
+#
+# - **Xavier/Glorot** (2010), for tanh/sigmoid-like units near 0:
+#   $\mathrm{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}$ (a compromise between forward and backward);
+# - **He/Kaiming** (2015), for ReLU, which zeroes half of its inputs: $\mathrm{Var}(W) = \frac{2}{n_\text{in}}$
+#   (it "scales by fan-in").
+#
+# We measure the gradient norm of every layer of a 13-layer, 64-wide MLP at initialization, on a batch of
+# 256 digits, with our own NumPy layers.
+
+# %%
+print(f"tanh'(10) = {1 - np.tanh(10.0) ** 2:.2e}")
+
+# %%
+#| export numpy_nn
+def init_weights(model, scheme, rng, std=None):
+    """Re-initialise every Linear layer of ``model`` (biases to 0).
+
+    scheme: "normal" (N(0, std^2)), "xavier" (N(0, 2/(n_in + n_out))) or "he" (N(0, 2/n_in)).
+    """
+    for layer in getattr(model, "layers", [model]):
+        if isinstance(layer, Linear):
+            n_out, n_in = layer.params["weight"].shape
+            s = {"normal": std, "xavier": np.sqrt(2 / (n_in + n_out)), "he": np.sqrt(2 / n_in)}.get(scheme)
+            if s is None:
+                raise ValueError(f"unknown scheme {scheme!r} (expected 'normal', 'xavier' or 'he'), or std missing")
+            layer.params["weight"] = rng.normal(0, s, size=(n_out, n_in))
+            if layer.has_bias:
+                layer.params["bias"] = np.zeros(n_out)
+    return model
+
+
+# %%
+def deep_mlp(activation, depth=13, width=64):
+    """Linear(64, width) + activation, then depth-1 more hidden layers, then Linear(width, 10)."""
+    layers = [Linear(64, width), activation()]
+    for _ in range(depth - 1):
+        layers += [Linear(width, width), activation()]
+    return Sequential(*layers, Linear(width, 10))
+
+
+configs = {"sigmoid, N(0, 0.01)": (Sigmoid, "normal", 0.01), "sigmoid, Xavier": (Sigmoid, "xavier", None),
+           "tanh, Xavier": (Tanh, "xavier", None), "ReLU, He": (ReLU, "he", None),
+           "ReLU, N(0, 1)": (ReLU, "normal", 1.0)}
+X_batch, y_batch = digits.X_train[:256].astype(np.float64), digits.y_train[:256]
+
+
+def layer_gradient_norms(activation, scheme, std, seed):
+    """Norm of dL/dW for every Linear layer (input side first), at initialization."""
+    model = init_weights(deep_mlp(activation), scheme, np.random.default_rng(seed), std)
+    loss_fn = CrossEntropyLoss()
+    with np.errstate(over="ignore"):
+        loss_fn(model(X_batch), y_batch)
+        model.backward(loss_fn.backward())
+    return np.array([np.linalg.norm(model.grads[n]) for n in model.grads if n.endswith("weight")])
+
+
+grad_norms = {name: [layer_gradient_norms(*cfg, seed=s) for s in range(3)] for name, cfg in configs.items()}
+ratio = {name: [g[0] / g[-2] for g in runs] for name, runs in grad_norms.items()}   # first / last hidden layer
+
+fig, ax = plt.subplots(figsize=(7, 4))
+for name, runs in grad_norms.items():
+    ax.semilogy(range(1, len(runs[0]) + 1), runs[0], "o-", label=name)
+ax.set(xlabel="layer (1 = input side)", ylabel="|dL/dW| at initialization", title="gradient norm per layer, 13 hidden layers")
+ax.legend(fontsize=8)
+plt.show()
+for name, r in ratio.items():
+    print(f"{name:<20} first/last hidden layer gradient norm: " + ", ".join(f"{v:.1e}" for v in r))
+
+# %% [markdown]
+# With sigmoid and small weights the first layer's gradient is some twenty orders of magnitude below the
+# last one's: it will not learn. Xavier helps the sigmoid but not enough (its derivative is at most 1/4
+# per layer); tanh with Xavier and ReLU with He keep all layers within a small factor. ReLU with
+# $\mathcal{N}(0,1)$ weights, on the other hand, multiplies the signal by about $\sqrt{64/2} \approx 5.7$ per
+# layer: the activations and the loss explode.
+
+# %%
+def forward_scale(scheme, std):
+    model = init_weights(deep_mlp(ReLU), scheme, np.random.default_rng(0), std)
+    h, scales = X_batch, []
+    for layer in model.layers:
+        h = layer(h)
+        if isinstance(layer, ReLU):
+            scales.append(np.abs(h).mean())
+    return scales
+
+
+explode = forward_scale("normal", 1.0)
+stable = forward_scale("he", None)
+print(f"mean |activation| after 13 ReLU layers: N(0,1) weights {explode[-1]:.1e}, He {stable[-1]:.2f}")
+
+# %% [markdown]
+# **Gradient clipping** is the standard guard against the occasional exploding step: if the gradient's
+# norm exceeds $v$, rescale it, $g \leftarrow g\,v/\lVert g\rVert$. The step $\eta g$ is then at most
+# $\eta v$ long, whatever happens. (Chapter 04 shows it rescuing a diverging run.)
+
+# %%
+#| export numpy_nn
+def clip_grad_norm_(grads, max_norm):
+    """Scale all gradients in place so that their joint norm is at most max_norm, as
+    ``torch.nn.utils.clip_grad_norm_``; returns the norm before clipping."""
+    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    if total > max_norm:
+        for g in grads.values():
+            g *= max_norm / (total + 1e-6)
+    return total
+
+
+# %%
+g_demo = {"w": rng.normal(size=(3, 4)) * 100, "b": rng.normal(size=4) * 100}
+torch_demo = [torch.tensor(g_demo["w"]), torch.tensor(g_demo["b"])]
+params_demo = [torch.zeros_like(t, requires_grad=True) for t in torch_demo]
+for p, g in zip(params_demo, torch_demo):
+    p.grad = g.clone()
+norm_before = clip_grad_norm_(g_demo, max_norm=1.0)
+torch.nn.utils.clip_grad_norm_(params_demo, max_norm=1.0)
+clip_diff = max(np.abs(g_demo["w"] - params_demo[0].grad.numpy()).max(), np.abs(g_demo["b"] - params_demo[1].grad.numpy()).max())
+clipped_norm = np.sqrt(sum(np.sum(g ** 2) for g in g_demo.values()))
+print(f"norm before {norm_before:.1f}, after {clipped_norm:.6f}; max difference to torch {clip_diff:.1e}")
+
+# %% [markdown]
+# ### A deep sigmoid net fails to train where ReLU + He succeeds
+#
+# Now train the 13-layer nets with minibatch SGD (batch 64, 600 steps) in NumPy, three seeds per
+# learning rate. For ReLU + He we keep the learning rate with the best mean *validation* accuracy; for
+# sigmoid with $\mathcal{N}(0, 0.01)$ weights we show every rate tried, because none works. (Sigmoid with
+# $\mathcal{N}(0,1)$ weights *does* train, by the way: large weights keep the units away from the flat
+# middle often enough. The failing case is the small-weight one.)
+
+# %%
+def train_deep(activation, scheme, std, lr, seed, steps=600, batch=64):
+    """SGD on the 13-layer net; returns (minibatch losses, validation accuracy)."""
+    model_rng = np.random.default_rng(seed)
+    model = init_weights(deep_mlp(activation), scheme, model_rng, std)
+    loss_fn, losses = CrossEntropyLoss(), []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            idx = model_rng.choice(len(X_tr), batch, replace=False)
+            losses.append(loss_fn(model(X_tr[idx]), y_tr[idx]))
+            model.backward(loss_fn.backward())
+            for name, p in model.params.items():
+                p -= lr * model.grads[name]
+        val_acc = np.mean(model(digits.X_val.astype(np.float64)).argmax(1) == digits.y_val)
+    return losses, val_acc
+
+
+deep_lrs = (0.03, 0.1, 0.3)
+relu_by_lr = {lr: [train_deep(ReLU, "he", None, lr, seed=s) for s in range(3)] for lr in deep_lrs[:2]}
+sigmoid_by_lr = {lr: [train_deep(Sigmoid, "normal", 0.01, lr, seed=s) for s in range(3)] for lr in deep_lrs}
+relu_lr = max(relu_by_lr, key=lambda lr: np.mean([acc for _, acc in relu_by_lr[lr]]))
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for label, runs, color in [(f"ReLU, He (lr {relu_lr})", relu_by_lr[relu_lr], "C1"),
+                           ("sigmoid, N(0, 0.01) (all lrs)", sum(sigmoid_by_lr.values(), []), "C0")]:
+    for i, (losses, _) in enumerate(runs):
+        ax.plot(np.convolve(losses, np.ones(25) / 25, mode="valid"), color=color, alpha=0.7, label=label if i == 0 else None)
+ax.axhline(np.log(10), color="gray", ls="--", label="ln 10: guessing")
+ax.set(xlabel="SGD step", ylabel="training loss (smoothed)", title="13 hidden layers")
+ax.legend()
+plt.show()
+for name, by_lr in [("ReLU, He", relu_by_lr), ("sigmoid, N(0,0.01)", sigmoid_by_lr)]:
+    for lr, runs in by_lr.items():
+        print(f"{name:<19} lr {lr:<5} final loss " + ", ".join(f"{np.mean(l[-50:]):.3f}" for l, _ in runs)
+              + "   validation accuracy " + ", ".join(f"{acc:.3f}" for _, acc in runs))
+
+# %% [markdown]
+# ## Claims checked
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert abs(vL.data - np.tanh(4.0)) < 1e-12 and abs(va.grad - dL_da) < 1e-12 and abs(vc.grad - dL_dc) < 1e-12
+print("autograd engine: same gradients as the chain rule by hand")
+
+assert max(grad_errors.values()) < 1e-7
+print("backprop vs central differences: relative error < 1e-7 for every parameter")
+
+assert max(twin_errors.values()) < 1e-10
+print(f"{len(twin_errors)} NumPy layers and losses equal PyTorch (forward and all gradients) to 1e-10")
+
+assert len(numpy_losses) >= 100 and curve_diff.max() < 1e-6
+print(f"NumPy and PyTorch SGD: loss curves agree to 1e-6 at each of {len(numpy_losses)} steps")
+
+assert min(mlp_test_accs) >= 0.95
+print("one-hidden-layer MLP on the digits: test accuracy >= 0.95 on every seed")
+
+assert abs((1 - np.tanh(10.0) ** 2) - 8.2e-9) < 0.1e-9
+print("tanh'(10) is about 8.2e-9: saturation")
+
+assert all(r < 1e-12 for r in ratio["sigmoid, N(0, 0.01)"])
+assert all(r < 1e-4 for r in ratio["sigmoid, Xavier"])
+assert all(0.1 < r < 10 for r in ratio["ReLU, He"] + ratio["tanh, Xavier"])
+print("vanishing gradients: first/last layer < 1e-12 (sigmoid, small init), < 1e-4 (sigmoid, Xavier); "
+      "within 10x with tanh+Xavier and ReLU+He")
+
+assert explode[-1] > 1e6 and 0.01 < stable[-1] < 10
+print("ReLU with N(0, 1) weights explodes the activations; He keeps them of order 1")
+
+assert clipped_norm <= 1.0 + 1e-9 and clip_diff < 1e-12
+print("clipping caps the gradient norm at v, as torch.nn.utils.clip_grad_norm_")
+
+assert all(abs(np.mean(l[-50:]) - np.log(10)) < 0.05 for runs in sigmoid_by_lr.values() for l, _ in runs)
+assert all(np.mean(l[-50:]) < 0.2 and acc >= 0.9 for l, acc in relu_by_lr[relu_lr])
+print("13 layers: sigmoid + small init stays at loss ln 10 for every seed and learning rate; "
+      "ReLU + He trains (loss < 0.2, validation accuracy >= 0.9 on every seed)")
+
+# %% [markdown]
+# ## Summary
+#
+# - Backpropagation is the chain rule organised backwards: one forward pass storing intermediates, one
+#   backward pass multiplying local derivatives; a value used twice gets the sum of its gradients.
+# - For a linear layer $Y = XW^\top + b$: $\partial_X = GW$, $\partial_W = G^\top X$, $\partial_b = \sum_n G$;
+#   for an activation $\partial_X = G\odot\sigma'(X)$; for softmax cross-entropy $\partial_Z = (P - Q)/N$.
+#   Every gradient has the shape of its variable.
+# - Check gradients numerically (relative error ~$10^{-9}$ expected) and against a trusted framework:
+#   our NumPy MLP trains *identically* to PyTorch.
+# - Deep sigmoid nets with small weights have vanishing gradients and do not train; ReLU with He
+#   initialization keeps the gradient of every layer of the same size. Too-large weights explode;
+#   clipping bounds the step.
+# - Frameworks do all this for you ("usually you don't" write backprop yourself): you now know what
+#   they do. Layer-wise unsupervised pre-training (autoencoders, RBMs), the lectures' historical remedy
+#   for deep nets, is no longer needed with ReLU, good initialization and normalization; autoencoders
+#   come back in chapter 09.
+#
+# **Further reading.** Rumelhart, Hinton & Williams (1986), *Learning representations by
+# back-propagating errors*; Glorot & Bengio (2010), *Understanding the difficulty of training deep
+# feedforward neural networks*; He et al. (2015), *Delving deep into rectifiers*; Karpathy's micrograd;
+# CS231n's notes on backpropagation.
+#
+# **Exercises:** [exercises/03_backprop](../exercises/03_backprop.ipynb): the backward pass of a linear
+# layer, a gradient checker, and backprop through a two-layer network by hand.
