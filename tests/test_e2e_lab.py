@@ -140,3 +140,32 @@ def test_perceptron_widget_in_jupyterlab(lab):
         assert cell_errors(page) == []
     finally:
         page.close()
+
+
+def drive_slider(page, notebook_label, slider_label, shot_name):
+    """Find the widget whose slider is labelled `slider_label`, move that slider, expect a new figure."""
+    assert cell_errors(page) == [], f"{notebook_label}: cells show errors"
+    widget = page.locator(".jp-OutputArea-output .widget-vbox", has=page.locator(f"label:text-is('{slider_label}')")).first
+    widget.scroll_into_view_if_needed()
+    before = widget_image(widget)
+    slider = widget.locator(".widget-slider", has=page.locator(f"label:text-is('{slider_label}')")).first
+    readout = slider.locator(".widget-readout").first.inner_text()
+    t0 = time.time()
+    move_slider(slider)
+    wait_for_new_image(widget, before, timeout_s=20)
+    seconds = time.time() - t0
+    assert slider.locator(".widget-readout").first.inner_text() != readout
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / shot_name))
+    assert cell_errors(page) == []
+    return seconds
+
+
+def test_dropout_widget_in_jupyterlab(lab):
+    url, token, b = lab
+    page = open_and_run_all(b, url, token, "05_regularization.ipynb")
+    try:
+        seconds = drive_slider(page, "chapter 05", "drop p", "lab-05_regularization-dropout-widget.png")
+        assert seconds < 5, f"the dropout widget took {seconds:.1f} s to redraw in the browser"
+    finally:
+        page.close()

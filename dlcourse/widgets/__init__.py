@@ -9,6 +9,8 @@ The base class :class:`Explorer` wires controls to ``update()``; a chapter's wid
 lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-exported here.
 
 - :class:`PerceptronStepper` (chapter 01): step through Rosenblatt's rule.
+- :class:`DropoutExplorer` (chapter 05): drop probability, width and training-set size vs the
+  generalization gap.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 import numpy as np
 
 
-__all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper"]
+__all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "DropoutExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -93,3 +95,4 @@ class Explorer:
 
 
 from .perceptron import PerceptronState, PerceptronStepper  # noqa: E402  (re-exported)
+from .regularization import DropoutExplorer  # noqa: E402

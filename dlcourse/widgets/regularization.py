@@ -179,32 +179,44 @@ class DropoutExplorer(Explorer):
             "n_train": W.IntSlider(value=n_train, min=MIN_TRAIN, max=MAX_TRAIN, step=10, description="train size",
                                    continuous_update=False),
         }
-        super().__init__(controls, figsize=(9, 3.4))
-        self.ax_loss, self.ax_acc = self.fig.subplots(1, 2)
+        super().__init__(controls, figsize=(9, 3.3))
+        self._setup_axes()
         self.update()
 
+    # the experiment -------------------------------------------------------------------------
     def compute(self, p, width, n_train):
+        """Train for these settings (or take the run from the in-memory cache of this widget)."""
         key = (round(float(p), 4), int(width), int(n_train), self.seed)
         if key not in self._cache:
             self._cache[key] = dropout_run(*key)
         return self._cache[key]
 
+    # the picture ----------------------------------------------------------------------------
+    def _setup_axes(self):
+        self.ax_loss, self.ax_acc = self.fig.subplots(1, 2)
+        self.lines = {}
+        for ax, metric in ((self.ax_loss, "loss"), (self.ax_acc, "acc")):
+            for split, color in (("train", "C0"), ("test", "C1")):
+                (self.lines[split, metric],) = ax.plot([], [], color=color, marker=".", label=split)
+            ax.set_xlabel("SGD step")
+            ax.legend(fontsize=8, loc="center right")
+        self.ax_loss.set(ylabel="cross-entropy", yscale="log")
+        self.ax_acc.set(ylabel="accuracy", ylim=(0, 1.02))
+        self._gap = None
+        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
+
     def draw(self, run: DropoutRun) -> None:
+        for (split, metric), line in self.lines.items():
+            line.set_data(run.steps, getattr(run, f"{split}_{metric}"))
+        if self._gap is not None:
+            self._gap.remove()
+        self._gap = self.ax_loss.fill_between(run.steps, run.train_loss, run.test_loss, color="C3", alpha=0.15)
         for ax in (self.ax_loss, self.ax_acc):
-            ax.clear()
-        self.ax_loss.plot(run.steps, run.train_loss, label="train")
-        self.ax_loss.plot(run.steps, run.test_loss, label="test")
-        self.ax_loss.fill_between(run.steps, run.train_loss, run.test_loss, color="C3", alpha=0.15,
-                                  label="gap")
-        self.ax_loss.set(xlabel="SGD step", ylabel="cross-entropy", yscale="log",
-                         title=f"loss: gap {run.loss_gap:.3f}")
-        self.ax_acc.plot(run.steps, run.train_acc, label="train")
-        self.ax_acc.plot(run.steps, run.test_acc, label="test")
-        self.ax_acc.set(xlabel="SGD step", ylabel="accuracy", ylim=(0, 1.02),
-                        title=f"accuracy: gap {run.acc_gap:+.1%}")
-        for ax in (self.ax_loss, self.ax_acc):
-            ax.legend(fontsize=8, loc="best")
+            ax.relim()
+            ax.autoscale_view()
+        self.ax_acc.set_ylim(0, 1.02)
+        self.ax_loss.set_title(f"loss: test - train = {run.loss_gap:.3f} (shaded)", fontsize=10)
+        self.ax_acc.set_title(f"accuracy: train - test = {run.acc_gap:+.1%}", fontsize=10)
         self.fig.suptitle(f"MLP 64-{run.width}-{run.width}-10, dropout p = {run.p:.2f}, "
-                          f"{run.n_train} training images", fontsize=10)
-        self.fig.tight_layout()
+                          f"{run.n_train} training images, {run.steps[-1]} SGD steps", fontsize=10)
         self.status.value = dropout_message(run)
