@@ -46,6 +46,7 @@ class PhaseTimer:
 
     def __init__(self):
         self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.notebooks = {}
         self.last = None
 
     def pytest_collection_finish(self, session):
@@ -55,6 +56,9 @@ class PhaseTimer:
         now = time.perf_counter()       # time since the previous report, kernel start-ups included
         if self.last is not None:
             self.seconds[phase_of(report.nodeid)] += now - self.last
+            if ".ipynb::" in report.nodeid:
+                name = report.nodeid.split("::")[0]
+                self.notebooks[name] = self.notebooks.get(name, 0.0) + now - self.last
         self.last = now
 
 
@@ -70,6 +74,9 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("time per phase")
     for phase in PHASES:
         terminalreporter.write_line(f"{phase:<10} {_timer.seconds[phase]:7.1f} s")
+    for name, seconds in _timer.notebooks.items():
+        over = "   OVER the 120 s budget of a chapter (COURSE.md section 7)" if seconds > 120 else ""
+        terminalreporter.write_line(f"  {name:<40} {seconds:6.1f} s{over}")
 
 
 @pytest.fixture

@@ -70,9 +70,11 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def open_and_run_all(b, url, token, notebook, timeout_s=240):
+def open_and_run_all(b, url, token, notebook, timeout_s=420):
     page = b.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{notebook}?token={token}", wait_until="domcontentloaded")
+    # a fresh workspace per notebook: only this notebook open, nothing restored from a previous test
+    workspace = notebook.replace(".ipynb", "").replace("_", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={token}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-DebuggerBugButton", timeout=60000)
     # clear the stored outputs first, so that "every cell has an execution count" means "all ran"
@@ -80,13 +82,42 @@ def open_and_run_all(b, url, token, notebook, timeout_s=240):
     page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
     page.wait_for_function("() => ![...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
                            ".some(e => /\\[\\d+\\]/.test(e.textContent))", timeout=20000)
-    page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
-    # done when every code cell shows an execution count [n]
-    page.wait_for_function(
-        "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
-        " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }", timeout=timeout_s * 1000)
+    started = time.time()
+    for attempt in range(3):
+        dismiss_dialogs(page)
+        page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+        page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+        # progress: some cell busy [*] or numbered [n] within 30 s, else the click was lost: retry
+        try:
+            page.wait_for_function(PROMPTS + " return p.some(e => /\\[(\\d+|\\*)\\]/.test(e.textContent)); }", timeout=30000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            page.screenshot(path=str(shot_dir() / f"lab-{notebook}-no-progress-{attempt}.png"))
+    remaining = max(10.0, timeout_s - (time.time() - started))
+    try:   # done when every code cell shows an execution count [n], or as soon as a cell shows an error
+        page.wait_for_function(PROMPTS + " return (p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)))"
+                               " || [...document.querySelectorAll('.jp-OutputArea-output')].some(e => e.innerText.includes('Traceback')); }",
+                               timeout=remaining * 1000)
+    except Exception:
+        page.screenshot(path=str(shot_dir() / f"lab-{notebook}-timeout.png"), full_page=True)
+        raise
     return page
+
+
+PROMPTS = "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
+
+
+def shot_dir():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+def dismiss_dialogs(page):
+    """Accept a kernel-selection or any other modal dialog JupyterLab may show on a fresh workspace."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        accept = dialog.locator("button.jp-mod-accept")
+        (accept.first.click() if accept.count() else page.keyboard.press("Escape"))
 
 
 def cell_errors(page):
@@ -167,5 +198,15 @@ def test_dropout_widget_in_jupyterlab(lab):
     try:
         seconds = drive_slider(page, "chapter 05", "drop p", "lab-05_regularization-dropout-widget.png")
         assert seconds < 5, f"the dropout widget took {seconds:.1f} s to redraw in the browser"
+    finally:
+        page.close()
+
+
+def test_learning_rate_widget_in_jupyterlab(lab):
+    url, token, b = lab
+    page = open_and_run_all(b, url, token, "04_optimization.ipynb")
+    try:
+        seconds = drive_slider(page, "chapter 04", "lr", "lab-04_optimization-lr-widget.png")
+        assert seconds < 5, f"the learning-rate widget took {seconds:.1f} s to redraw in the browser"
     finally:
         page.close()

@@ -9,6 +9,8 @@ The base class :class:`Explorer` wires controls to ``update()``; a chapter's wid
 lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-exported here.
 
 - :class:`PerceptronStepper` (chapter 01): step through Rosenblatt's rule.
+- :class:`LearningRateExplorer` (chapter 04): learning rate, optimizer, schedule and batch size on a
+  2-D surface and on a small MLP.
 - :class:`DropoutExplorer` (chapter 05): drop probability, width and training-set size vs the
   generalization gap.
 """
@@ -19,7 +21,8 @@ import time
 import numpy as np
 
 
-__all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "DropoutExplorer"]
+__all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "LearningRateExplorer",
+           "DropoutExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -95,4 +98,5 @@ class Explorer:
 
 
 from .perceptron import PerceptronState, PerceptronStepper  # noqa: E402  (re-exported)
+from .optimization import LearningRateExplorer  # noqa: E402
 from .regularization import DropoutExplorer  # noqa: E402
