@@ -32,8 +32,6 @@
 # *Runs in ~15 s on a laptop CPU.*
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -562,15 +560,7 @@ optimized matrix-multiplication library, so expect similar times; the GPU row is
 off (run this notebook on a machine with CUDA to fill it in, no code change needed).
 
 # %% tags=["nbval-ignore-output"]
-def best_time(fn, repeat=3):
-    """Smallest wall time of `repeat` calls, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
+from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
 N_big, D_big = 50_000, 1_024
 X_big = rng.normal(size=(N_big, D_big)).astype(np.float32)

@@ -848,15 +848,7 @@ print(f"3 trained Linear layers = 1 Linear layer with W = {W_fold.cpu().numpy().
 # the speed-up is (run the notebook on a machine with CUDA to fill in the last row, no code change).
 
 # %% tags=["nbval-ignore-output"]
-def best_time(fn, repeat=5):
-    """Smallest wall time of `repeat` calls, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
+from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
 torch.set_num_threads(N_THREADS)                   # a big workload: use every core
 sizes_big = [1024, 1024, 1024, 10]

@@ -1431,14 +1431,7 @@ for schedule in (None, "cosine"):
 # reads memory an order of magnitude faster.
 
 # %% tags=["nbval-ignore-output"]
-def best_time(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
+from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
 big_params = {f"w{i}": rng.normal(size=(1000, 1000)).astype(np.float32) for i in range(4)}
 big_grads = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in big_params.items()}

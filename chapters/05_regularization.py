@@ -957,14 +957,7 @@ print(f"CE with mixed targets - mixed CEs: {mix_diff:.1e}")
 # thread each) and on the GPU when there is one.
 
 # %% tags=["nbval-ignore-output"]
-def best_time(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
+from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
 X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 10, 512)
 big_np = Sequential(Linear(1024, 1024, dtype=np.float32), BatchNorm1d(1024, dtype=np.float32), ReLU(),

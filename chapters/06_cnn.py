@@ -1018,15 +1018,7 @@ print("neighbour correlation trained:   ", [round(v, 2) for v in smooth_trained]
 # `benchmarks/conv_numpy_vs_torch.py` measures the same more carefully.
 
 # %% tags=["nbval-ignore-output"]
-def best_time(fn, repeat=7):
-    """Smallest wall time of `repeat` calls, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
+from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
 blas_limits.restore_original_limits()                    # a big workload: every core for NumPy...
 torch.set_num_threads(N_THREADS)                         # ...and for PyTorch

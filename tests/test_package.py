@@ -87,3 +87,12 @@ def test_progress_is_off_when_not_interactive(monkeypatch):
     assert train.show_progress() is False
     monkeypatch.setenv("DLCOURSE_PROGRESS", "1")
     assert train.show_progress() is True
+
+
+def test_best_time_is_the_minimum_and_validates():
+    from dlcourse.timing import best_time
+
+    calls = []
+    assert best_time(lambda: calls.append(1), repeat=4) >= 0 and len(calls) == 4
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        best_time(lambda: None, repeat=0)

@@ -273,17 +273,32 @@ def all_problems(root: Path = ROOT) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------
 # execution
-def execute(paths: list[str], root: Path = ROOT) -> None:
-    """Re-execute each paired notebook from its .py (the source of truth) and store the outputs."""
-    env = dict(os.environ, DLCOURSE_PROGRESS="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    jupytext_bin = Path(sys.executable).with_name("jupytext")
+def execute(paths: list[str], root: Path = ROOT, timeout: int = 300, retries: int = 1) -> None:
+    """Re-execute each paired notebook from its .py (the source of truth) and store the outputs.
+
+    Runs nbclient directly (progress bars off, working directory = the notebook's folder) with a
+    per-cell timeout; a run that times out is retried once (we saw rare kernel hangs under load).
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+
+    os.environ.update(DLCOURSE_PROGRESS="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
     for p in paths:
         path = (root / p).resolve() if not Path(p).is_absolute() else Path(p)
         if path.suffix != ".py":
             raise SystemExit(f"{p}: pass the .py source of the pair, not {path.suffix}")
-        t0 = time.perf_counter()
-        subprocess.run([str(jupytext_bin), "--to", "ipynb", "--execute", str(path)],
-                       check=True, env=env, cwd=path.parent)
+        for attempt in range(retries + 1):
+            t0 = time.perf_counter()
+            nb = read(path)
+            try:
+                NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                break
+            except (CellTimeoutError, TimeoutError):
+                if attempt == retries:
+                    raise
+                print(f"{path.name}: a cell timed out after {timeout} s; retrying once")
+        jupytext.write(nb, path.with_suffix(".ipynb"), fmt="ipynb")
         print(f"executed {path.relative_to(root)} in {time.perf_counter() - t0:.1f} s")
 
 
