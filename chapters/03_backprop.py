@@ -871,7 +871,7 @@ print(f"lr = {best_mlp_lr}: test accuracy over 3 seeds:", [round(float(a), 3) fo
 # our NumPy layers, PyTorch on the CPU, and the GPU when there is one.
 
 # %% tags=["nbval-ignore-output"]
-from dlcourse.timing import best_time  # min over repeated calls, in seconds
+from dlcourse.timing import best_time, print_timings, torch_training_step_times
 
 X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 10, 512)
 big_np = Sequential(Linear(1024, 1024, dtype=np.float32), ReLU(), Linear(1024, 1024, dtype=np.float32),
@@ -879,22 +879,10 @@ big_np = Sequential(Linear(1024, 1024, dtype=np.float32), ReLU(), Linear(1024, 1
 ce_big = CrossEntropyLoss()
 timing = {"NumPy": best_time(lambda: big_np.backward(ce_big.backward(ce_big(big_np(X_big), y_big))))}
 
-
-def torch_step(model, X, y):
-    model.zero_grad()
-    tnn.functional.cross_entropy(model(X), y).backward()
-
-
 big_t = tnn.Sequential(tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 10))
 Xt_big, yt_big = torch.from_numpy(X_big), torch.from_numpy(y_big)
-timing["PyTorch CPU"] = best_time(lambda: torch_step(big_t, Xt_big, yt_big))
-if device.type == "cuda":
-    big_gpu, Xg, yg = big_t.to(device), Xt_big.to(device), yt_big.to(device)
-    timing["PyTorch GPU"] = best_time(lambda: (torch_step(big_gpu, Xg, yg), torch.cuda.synchronize()))
-for name, t in timing.items():
-    print(f"{name:<12} {1000 * t:8.1f} ms")
-if device.type != "cuda":
-    print("PyTorch GPU  (no GPU here)")
+timing.update(torch_training_step_times(big_t, Xt_big, yt_big))
+print_timings(timing)
 
 # %% [markdown]
 # ## Experiments

@@ -957,7 +957,7 @@ print(f"CE with mixed targets - mixed CEs: {mix_diff:.1e}")
 # thread each) and on the GPU when there is one.
 
 # %% tags=["nbval-ignore-output"]
-from dlcourse.timing import best_time  # min over repeated calls, in seconds
+from dlcourse.timing import best_time, print_timings, torch_training_step_times
 
 X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 10, 512)
 big_np = Sequential(Linear(1024, 1024, dtype=np.float32), BatchNorm1d(1024, dtype=np.float32), ReLU(),
@@ -968,20 +968,8 @@ big_t = tnn.Sequential(tnn.Linear(1024, 1024), tnn.BatchNorm1d(1024), tnn.ReLU()
                        tnn.Linear(1024, 1024), tnn.BatchNorm1d(1024), tnn.ReLU(), tnn.Dropout(0.5), tnn.Linear(1024, 10))
 Xt_big, yt_big = torch.from_numpy(X_big), torch.from_numpy(y_big)
 
-
-def torch_step(model, X, y):
-    model.zero_grad()
-    F.cross_entropy(model(X), y).backward()
-
-
-timing["PyTorch CPU"] = best_time(lambda: torch_step(big_t, Xt_big, yt_big))
-if device.type == "cuda":
-    big_gpu, Xg, yg = big_t.to(device), Xt_big.to(device), yt_big.to(device)
-    timing["PyTorch GPU"] = best_time(lambda: (torch_step(big_gpu, Xg, yg), torch.cuda.synchronize()))
-for name, t in timing.items():
-    print(f"{name:<12} {1000 * t:8.1f} ms")
-if device.type != "cuda":
-    print("PyTorch GPU  (no GPU here)")
+timing.update(torch_training_step_times(big_t, Xt_big, yt_big))
+print_timings(timing)
 
 # %% [markdown]
 # ## Experiments

@@ -96,3 +96,15 @@ def test_best_time_is_the_minimum_and_validates():
     assert best_time(lambda: calls.append(1), repeat=4) >= 0 and len(calls) == 4
     with pytest.raises(ValueError, match="repeat must be >= 1"):
         best_time(lambda: None, repeat=0)
+
+
+def test_torch_training_step_times_and_table(capsys):
+    from dlcourse.timing import print_timings, torch_training_step_times
+
+    model = torch.nn.Linear(8, 3)
+    times = torch_training_step_times(model, torch.randn(16, 8), torch.randint(0, 3, (16,)), repeat=2)
+    assert times["PyTorch CPU"] > 0 and model.weight.grad is not None
+    print_timings({"NumPy": 0.002, **times})
+    out = capsys.readouterr().out
+    assert "NumPy" in out and "PyTorch CPU" in out
+    assert ("PyTorch GPU" in times) or "(no GPU here)" in out
