@@ -35,12 +35,14 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from torch import nn
 
 import dlcourse
 from dlcourse import data, plots
+from dlcourse.train import accuracy
 
-rng = dlcourse.seed_everything(0)
-device = dlcourse.device()
+rng, device = dlcourse.setup(seed=0, threads=1)
+SCALE = 1   # 1: the CPU-sized experiments whose claims are asserted below; 2+ (e.g. on a GPU): SCALE times more seeds
 print("PyTorch runs on:", device)
 
 # %% [markdown]
@@ -333,7 +335,7 @@ print(f"margin of w*: {geometric_margin(w_star, X_toy, y_toy):.4f}   "
 X_xor = add_bias(np.array([[0, 0], [1, 1], [0, 1], [1, 0]], float))   # (4, 3)
 y_xor = np.array([-1, -1, 1, 1])
 w_xor, info_xor = train_perceptron(X_xor, y_xor, max_epochs=1000, seed=0)
-xor_accs = [np.mean(np.where(X_xor @ w_k > 0, 1, -1) == y_xor) for w_k in info_xor["trajectory"]]
+xor_accs = [accuracy(np.where(X_xor @ w_k > 0, 1, -1), y_xor) for w_k in info_xor["trajectory"]]
 print(f"XOR: converged = {info_xor['converged']} after {info_xor['epochs']} epochs, "
       f"{info_xor['updates']} updates; best accuracy ever reached: {max(xor_accs):.2f}")
 
@@ -395,7 +397,7 @@ def predict_one_vs_rest(W, X):
 # The digits are not linearly separable, so the rule never settles: the weights keep jumping and the
 # accuracy after each epoch is noisy. We therefore choose the number of epochs (at most 30) on a
 # **validation split** carved out of the training set, and only then look at the test set, once, for
-# five different visiting orders.
+# five different visiting orders (the seeds in `SEEDS`).
 
 # %%
 digits = data.load_digits(val_size=0.2, seed=0)
@@ -411,17 +413,18 @@ def run_digits_perceptron(seed, max_epochs=30):
     for epoch in range(1, max_epochs + 1):
         perm = order_rng.permutation(len(Xd_train))
         W = one_vs_rest_epoch(W, Xd_train[perm], digits.y_train[perm])
-        val_acc = np.mean(predict_one_vs_rest(W, Xd_val) == digits.y_val)
+        val_acc = accuracy(predict_one_vs_rest(W, Xd_val), digits.y_val)
         curve.append(val_acc)
         if val_acc > best[0]:
             best = (val_acc, W, epoch)
     return best, curve
 
 
-digit_runs = {seed: run_digits_perceptron(seed) for seed in range(5)}
+SEEDS = dlcourse.seeds(5 * SCALE)     # the visiting orders
+digit_runs = {seed: run_digits_perceptron(seed) for seed in SEEDS}
 test_accs = {}
 for seed, ((val_acc, W_best, epoch), _) in digit_runs.items():
-    test_accs[seed] = np.mean(predict_one_vs_rest(W_best, Xd_test) == digits.y_test)
+    test_accs[seed] = accuracy(predict_one_vs_rest(W_best, Xd_test), digits.y_test)
     print(f"order seed {seed}: best validation epoch {epoch:2d} (val {val_acc:.3f}) -> test accuracy {test_accs[seed]:.3f}")
 
 # %%
@@ -430,7 +433,7 @@ for seed, (_, curve) in digit_runs.items():
     axes[0].plot(range(1, len(curve) + 1), curve, label=f"order seed {seed}")
 axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="one-vs-rest perceptrons: a noisy ride")
 axes[0].legend(fontsize=7)
-W_show = digit_runs[0][0][1]
+W_show = digit_runs[SEEDS[0]][0][1]
 axes[1].imshow(np.hstack([W_show[c, :64].reshape(8, 8) for c in range(10)]), cmap="RdBu_r")
 axes[1].set(title="the ten learned templates (red: +, blue: -)", xticks=[], yticks=[])
 fig.tight_layout()
@@ -453,7 +456,7 @@ plt.show()
 torch_rng = torch.Generator().manual_seed(0)
 for N, D, C in [(5, 3, 2), (17, 8, 4), (64, 65, 10)]:
     X_ = rng.normal(size=(N, D))
-    linear = torch.nn.Linear(D, C, dtype=torch.float64)
+    linear = nn.Linear(D, C, dtype=torch.float64)
     ours = perceptron_layer(X_, linear.weight.detach().numpy(), linear.bias.detach().numpy())
     theirs = torch.heaviside(linear(torch.from_numpy(X_)), torch.tensor(0.0, dtype=torch.float64))
     assert np.array_equal(ours, theirs.detach().numpy()), (N, D, C)
@@ -502,15 +505,15 @@ def to_device(*arrays):
 
 
 Xt_train, yt_train, Xt_test, yt_test = to_device(Xd_train, digits.y_train, Xd_test, digits.y_test)
-best_epoch = digit_runs[0][0][2]
-order_rng = np.random.default_rng(0)           # same visiting order as seed 0 above
+best_epoch = digit_runs[SEEDS[0]][0][2]
+order_rng = np.random.default_rng(SEEDS[0])    # same visiting order as the first seed above
 W_t = torch.zeros(10, 65, dtype=torch.float64, device=device)
 for epoch in range(best_epoch):
     perm = torch.as_tensor(order_rng.permutation(len(Xd_train)), device=device)
     W_t = one_vs_rest_epoch_torch(W_t, Xt_train[perm], yt_train[perm])
-perceptron_torch_acc = (torch.argmax(Xt_test @ W_t.T, 1) == yt_test).double().mean().item()
+perceptron_torch_acc = accuracy(Xt_test @ W_t.T, yt_test)                 # argmax of the (N, 10) scores
 print(f"perceptron in PyTorch ({best_epoch} epochs): test accuracy {perceptron_torch_acc:.3f} "
-      f"(NumPy: {test_accs[0]:.3f})")
+      f"(NumPy: {test_accs[SEEDS[0]]:.3f})")
 
 # %% [markdown]
 # Logistic regression: the model is `nn.Linear(64, 10)` (it has its own bias), the loss
@@ -522,9 +525,9 @@ print(f"perceptron in PyTorch ({best_epoch} epochs): test accuracy {perceptron_t
 def train_logistic(X_train, y_train, epochs=60, lr=0.5, batch_size=64, seed=0):
     """Softmax regression with autograd and SGD; X (N, 64) float32 tensors on `device`."""
     torch.manual_seed(seed)
-    model = torch.nn.Linear(X_train.shape[1], 10).to(device)
+    model = nn.Linear(X_train.shape[1], 10).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(epochs):
@@ -538,17 +541,18 @@ def train_logistic(X_train, y_train, epochs=60, lr=0.5, batch_size=64, seed=0):
     return model, losses
 
 
-def accuracy_of(model, X, y):
+def evaluate(model, X, y):
+    """Accuracy of a trained model on (X, y): the course's ``accuracy`` of its (N, 10) scores."""
     with torch.no_grad():
-        return (model(X).argmax(1) == y).float().mean().item()
+        return accuracy(model(X), y)
 
 
 Xf_train, Xf_val, Xf_test = to_device(*(a.astype(np.float32) for a in (digits.X_train, digits.X_val, digits.X_test)))
 yf_train, yf_val, yf_test = to_device(digits.y_train, digits.y_val, digits.y_test)
-val_by_lr = {lr: accuracy_of(train_logistic(Xf_train, yf_train, lr=lr)[0], Xf_val, yf_val) for lr in (0.05, 0.5, 2.0)}
+val_by_lr = {lr: evaluate(train_logistic(Xf_train, yf_train, lr=lr)[0], Xf_val, yf_val) for lr in (0.05, 0.5, 2.0)}
 best_lr = max(val_by_lr, key=val_by_lr.get)
 logreg, logreg_losses = train_logistic(Xf_train, yf_train, lr=best_lr)
-logreg_acc = accuracy_of(logreg, Xf_test, yf_test)
+logreg_acc = evaluate(logreg, Xf_test, yf_test)
 print("validation accuracy by learning rate:", {k: round(v, 3) for k, v in val_by_lr.items()})
 print(f"logistic regression (lr={best_lr}): test accuracy {logreg_acc:.3f}")
 
@@ -560,8 +564,11 @@ optimized matrix-multiplication library, so expect similar times; the GPU row is
 off (run this notebook on a machine with CUDA to fill it in, no code change needed).
 
 # %% tags=["nbval-ignore-output"]
+import os
+
 from dlcourse.timing import best_time  # min over repeated calls, in seconds
 
+dlcourse.set_threads(os.cpu_count())   # a big workload: use every core (back to 1 thread below)
 N_big, D_big = 50_000, 1_024
 X_big = rng.normal(size=(N_big, D_big)).astype(np.float32)
 y_big = rng.integers(0, 10, size=N_big)
@@ -575,6 +582,7 @@ if device.type != "cpu":
     rows.append((f"PyTorch {device.type}", best_time(lambda: (one_vs_rest_epoch_torch(*dev, batch_size=500), sync()))))
 else:
     rows.append(("PyTorch GPU", float("nan")))
+dlcourse.set_threads(1)
 print(f"{'one epoch, N=50k, D=1024':<28}{'seconds':>10}")
 for name, t in rows:
     print(f"{name:<28}{'(no GPU here)' if np.isnan(t) else f'{t:10.3f}'}")
@@ -615,16 +623,17 @@ print("updates to convergence by learning rate:", updates_by_lr)
 
 # %%
 margins = [0.4, 0.2, 0.1, 0.05, 0.025, 0.0125]
+MARGIN_SEEDS = dlcourse.seeds(10 * SCALE)   # the visiting orders
 bound_rows = []
 for margin in margins:
     toy_m = data.make_toy("linear", n=200, margin=margin, seed=1)
     X_m, y_m = add_bias(toy_m.X_train.astype(float)), to_signed(toy_m.y_train)
-    runs = [train_perceptron(X_m, y_m, seed=s, max_epochs=1000)[1] for s in range(10)]
+    runs = [train_perceptron(X_m, y_m, seed=s, max_epochs=1000)[1] for s in MARGIN_SEEDS]
     bound_rows.append((margin, novikoff_bound(X_m, y_m, w_star), [r["updates"] for r in runs],
                        all(r["converged"] for r in runs)))
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.loglog([r[1] for r in bound_rows], [np.mean(r[2]) for r in bound_rows], "o-", label="measured (mean of 10 orders)")
+ax.loglog([r[1] for r in bound_rows], [np.mean(r[2]) for r in bound_rows], "o-", label=f"measured (mean of {len(MARGIN_SEEDS)} orders)")
 ax.loglog([r[1] for r in bound_rows], [r[1] for r in bound_rows], "k--", label="bound $(R/\\gamma)^2$")
 ax.set(xlabel="$(R/\\gamma)^2$", ylabel="updates until convergence")
 ax.legend()
@@ -652,7 +661,7 @@ assert best_random <= w @ w + 1e-9
 print("template match: no random x of the same length beats x = w")
 
 assert all(conv and max(ups) <= bound for _, bound, ups, conv in bound_rows)
-print(f"separable data: converged on all {10 * len(margins)} runs, updates always within (R/gamma)^2")
+print(f"separable data: converged on all {len(MARGIN_SEEDS) * len(margins)} runs, updates always within (R/gamma)^2")
 
 assert len(set(updates_by_lr.values())) == 1
 print("from w = 0 the learning rate does not change the number of updates")
@@ -664,7 +673,7 @@ digits_floor = 0.90
 assert min(test_accs.values()) >= digits_floor
 print(f"digits one-vs-rest perceptron: test accuracy >= {digits_floor} for all {len(test_accs)} orders")
 
-assert abs(perceptron_torch_acc - test_accs[0]) < 1e-9
+assert abs(perceptron_torch_acc - test_accs[SEEDS[0]]) < 1e-9
 print("PyTorch perceptron = NumPy perceptron (same order, same accuracy)")
 
 assert logreg_acc > np.mean(list(test_accs.values()))

@@ -32,23 +32,24 @@
 # *Runs in ~40 s on a laptop CPU.*
 
 # %%
-import time
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-
-import torch.nn as tnn
+from torch import nn
 
 import dlcourse
 from dlcourse import data, train
+from dlcourse.train import accuracy
 # the activation functions and their derivatives, and the stable log-softmax, written in chapter 02:
 from dlcourse.numpy_nn import (elu, elu_grad, gelu, gelu_grad, leaky_relu, leaky_relu_grad, log_softmax, relu,
                                relu_grad, sigmoid, sigmoid_grad, silu, silu_grad, softplus, softplus_grad, tanh,
                                tanh_grad)
 
-rng = dlcourse.seed_everything(0)
-device = dlcourse.device()
+rng, device = dlcourse.setup(seed=0, threads=1)
+SCALE = 1   # 1: the CPU-sized experiments whose claims are asserted below; 2+ (with a GPU): SCALE x more seeds
+SEEDS = dlcourse.seeds(3 * SCALE)   # every repeated experiment runs over these seeds
 print("PyTorch runs on:", device)
 
 # %% [markdown]
@@ -134,37 +135,8 @@ class Value:
     def _wrap(other):
         return other if isinstance(other, Value) else Value(other)
 
-    def __add__(self, other):
-        other = Value._wrap(other)
-        out = Value(self.data + other.data, (self, other), "+")
-
-        def _backward():                       # d(a+b)/da = d(a+b)/db = 1
-            self.grad += out.grad
-            other.grad += out.grad
-        out._backward = _backward
-        return out
-
-    def __mul__(self, other):
-        other = Value._wrap(other)
-        out = Value(self.data * other.data, (self, other), "*")
-
-        def _backward():                       # d(ab)/da = b, d(ab)/db = a
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-        out._backward = _backward
-        return out
-
-    def __pow__(self, k):
-        if not isinstance(k, (int, float)):
-            raise TypeError(f"Value ** k needs a number k, got {type(k).__name__}")
-        out = Value(self.data ** k, (self,), f"**{k}")
-
-        def _backward():                       # d(a^k)/da = k a^(k-1)
-            self.grad += k * self.data ** (k - 1) * out.grad
-        out._backward = _backward
-        return out
-
     def _unary(self, value, local_grad, op):
+        """The result of a function of one input, y = f(self): its closure passes f'(self) * dL/dy down."""
         out = Value(value, (self,), op)
 
         def _backward():
@@ -190,47 +162,132 @@ class Value:
         s = 1 / (1 + math.exp(-self.data)) if self.data >= 0 else math.exp(self.data) / (1 + math.exp(self.data))
         return self._unary(s, s * (1 - s), "sigmoid")
 
-    def __neg__(self):
-        return self * -1
 
-    def __sub__(self, other):
-        return self + (-Value._wrap(other))
+# %% [markdown]
+# A function of one input, $y = f(a)$, always has the same backward pass: $a$ receives
+# $f'(a)\cdot\partial L/\partial y$. `_unary` builds that once; each nonlinearity only supplies its value
+# and its local derivative (for tanh, $1 - \tanh^2$, as in the hand computation above).
+#
+# Operations with two inputs pass the gradient to both: the sum unchanged, the product times the *other*
+# input. A power $a^k$ (with a plain number $k$) has the local derivative $k\,a^{k-1}$. We add these
+# methods to the class in a new cell with `add_to_class`.
 
-    def __truediv__(self, other):
-        return self * Value._wrap(other) ** -1
-
-    __radd__ = __add__
-    __rmul__ = __mul__
-
-    def __rsub__(self, other):
-        return Value._wrap(other) - self
-
-    def __rtruediv__(self, other):
-        return Value._wrap(other) / self
-
-    def topological_order(self):
-        """Every value this one depends on, inputs before the values computed from them."""
-        order, seen = [], set()
-
-        def visit(v):
-            if id(v) not in seen:
-                seen.add(id(v))
-                for child in v._prev:
-                    visit(child)
-                order.append(v)
-        visit(self)
-        return order
-
-    def backward(self):
-        """Fill ``.grad`` of every value in the graph with d(self)/d(value)."""
-        order = self.topological_order()
-        for v in order:
-            v.grad = 0.0
-        self.grad = 1.0
-        for v in reversed(order):
-            v._backward()
+# %%
+#| export autograd
+from dlcourse import add_to_class
 
 
+@add_to_class(Value)
+def __add__(self, other):
+    other = Value._wrap(other)
+    out = Value(self.data + other.data, (self, other), "+")
+
+    def _backward():                           # d(a+b)/da = d(a+b)/db = 1
+        self.grad += out.grad
+        other.grad += out.grad
+    out._backward = _backward
+    return out
+
+
+@add_to_class(Value)
+def __mul__(self, other):
+    other = Value._wrap(other)
+    out = Value(self.data * other.data, (self, other), "*")
+
+    def _backward():                           # d(ab)/da = b, d(ab)/db = a
+        self.grad += other.data * out.grad
+        other.grad += self.data * out.grad
+    out._backward = _backward
+    return out
+
+
+@add_to_class(Value)
+def __pow__(self, k):
+    if not isinstance(k, (int, float)):
+        raise TypeError(f"Value ** k needs a number k, got {type(k).__name__}")
+    out = Value(self.data ** k, (self,), f"**{k}")
+
+    def _backward():                           # d(a^k)/da = k a^(k-1)
+        self.grad += k * self.data ** (k - 1) * out.grad
+    out._backward = _backward
+    return out
+
+
+# %% [markdown]
+# The rest of arithmetic is written with the operations we have, $-a = (-1)\,a$, $a - b = a + (-b)$ and
+# $a / b = a\,b^{-1}$, so it needs no backward pass of its own. The `r`-versions let a plain number stand
+# on the left, as in `2 * a`.
+
+# %%
+#| export autograd
+@add_to_class(Value)
+def __neg__(self):
+    return self * -1
+
+
+@add_to_class(Value)
+def __sub__(self, other):
+    return self + (-Value._wrap(other))
+
+
+@add_to_class(Value)
+def __truediv__(self, other):
+    return self * Value._wrap(other) ** -1
+
+
+@add_to_class(Value)
+def __rsub__(self, other):
+    return Value._wrap(other) - self
+
+
+@add_to_class(Value)
+def __rtruediv__(self, other):
+    return Value._wrap(other) / self
+
+
+Value.__radd__ = Value.__add__                 # 2 + a is a + 2
+Value.__rmul__ = Value.__mul__
+
+
+# %% [markdown]
+# Finally `backward()`. A value's closure may run only once its own gradient is complete, that is after
+# the closures of *every* value computed from it. A topological order (inputs before the values computed
+# from them), walked in reverse, guarantees exactly that.
+
+# %%
+#| export autograd
+@add_to_class(Value)
+def topological_order(self):
+    """Every value this one depends on, inputs before the values computed from them."""
+    order, seen = [], set()
+
+    def visit(v):
+        if id(v) not in seen:
+            seen.add(id(v))
+            for child in v._prev:
+                visit(child)
+            order.append(v)
+    visit(self)
+    return order
+
+
+@add_to_class(Value)
+def backward(self):
+    """Fill ``.grad`` of every value in the graph with d(self)/d(value)."""
+    order = self.topological_order()
+    for v in order:
+        v.grad = 0.0
+    self.grad = 1.0
+    for v in reversed(order):
+        v._backward()
+
+
+# %% [markdown]
+# To look at a graph, `draw_graph` places every value in a column by its distance from the inputs and
+# draws an arrow from each input to the value computed from it (plain matplotlib; no need to read it).
+
+# %%
+#| export autograd
 def draw_graph(root, ax=None):
     """Draw the computational graph of ``root`` (a Value): inputs on the left, output on the right.
 
@@ -307,7 +364,10 @@ plt.show()
 # sum of the gradients" again: the loss is a mean over examples.
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.core
+from dlcourse.validate import check_input  # one line per layer: errors that name the argument
+
+
 class Module:
     """Base class of the NumPy layers, mirroring ``torch.nn.Module``.
 
@@ -343,25 +403,6 @@ class Module:
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def state_dict(self) -> dict:
-        """Copies of the parameters and buffers, by PyTorch name."""
-        return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
-
-    def load_state_dict(self, state) -> None:
-        """Load arrays or tensors, e.g. ``torch_layer.state_dict()``. Names and shapes must match;
-        the arrays take the dtype of the values loaded (float64 tensors give float64 arrays).
-        Create an optimizer *after* loading: loading replaces the parameter arrays."""
-        own = {**self.params, **self.buffers}
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise KeyError(f"{self!r}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for name, value in state.items():
-            value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-            if value.shape != own[name].shape:
-                raise ValueError(f"{self!r}.load_state_dict: {name!r} has shape {value.shape}, "
-                                 f"expected {own[name].shape}")
-            (self.params if name in self.params else self.buffers)[name] = np.array(value)
-
     def __repr__(self):
         return f"{type(self).__name__}({self.extra_repr()})"
 
@@ -369,17 +410,46 @@ class Module:
         return ""
 
 
-def check_input(layer, x, features):
-    """Return x as an array; raise ValueError naming the expected and the actual shape when its
-    last axis is not ``features``, TypeError when it is not numeric."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"{layer!r} expects a numeric array, got dtype {x.dtype}")
-    if x.ndim < 1 or x.shape[-1] != features:
-        raise ValueError(f"{layer!r} expects input of shape (*, {features}), got {x.shape}")
-    return x
+# %% [markdown]
+# A layer's `state_dict` maps PyTorch's names to copies of its arrays (parameters and buffers, such as
+# batch norm's running statistics); `load_state_dict` takes arrays or tensors by the same names. This is
+# how the twin checks below copy a PyTorch layer's weights into ours.
+
+# %%
+#| export numpy_nn.core
+from dlcourse import add_to_class
 
 
+@add_to_class(Module)
+def state_dict(self) -> dict:
+    """Copies of the parameters and buffers, by PyTorch name."""
+    return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
+
+
+@add_to_class(Module)
+def load_state_dict(self, state) -> None:
+    """Load arrays or tensors, e.g. ``torch_layer.state_dict()``. Names and shapes must match;
+    the arrays take the dtype of the values loaded (float64 tensors give float64 arrays).
+    Create an optimizer *after* loading: loading replaces the parameter arrays."""
+    own = {**self.params, **self.buffers}
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise KeyError(f"{self!r}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+    for name, value in state.items():
+        value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        if value.shape != own[name].shape:
+            raise ValueError(f"{self!r}.load_state_dict: {name!r} has shape {value.shape}, "
+                             f"expected {own[name].shape}")
+        (self.params if name in self.params else self.buffers)[name] = np.array(value)
+
+
+# %% [markdown]
+# The linear layer itself: its parameters are created like PyTorch's, its forward pass keeps the input
+# for the backward pass, and the backward pass is the three formulas above, line by line. (`x` may have
+# any number of leading axes; backward flattens them into one batch axis $N$.)
+
+# %%
+#| export numpy_nn.core
 class Linear(Module):
     """y = x W^T + b, as ``torch.nn.Linear(in_features, out_features, bias=True)``.
 
@@ -424,7 +494,7 @@ class Linear(Module):
 # layer only remembers its input. One class per activation, with PyTorch's names and arguments.
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.activations
 class Activation(Module):
     """Elementwise activation layer: forward f(x), backward grad_out * f'(x); no parameters."""
 
@@ -468,6 +538,12 @@ class SiLU(Activation):
     fn, fn_grad = staticmethod(silu), staticmethod(silu_grad)
 
 
+# %% [markdown]
+# Three activations take arguments, stored on the layer and handed to $\sigma$ and $\sigma'$ by `kwargs()`,
+# with PyTorch's names and defaults:
+
+# %%
+#| export numpy_nn.activations
 class LeakyReLU(Activation):
     fn, fn_grad = staticmethod(leaky_relu), staticmethod(leaky_relu_grad)
 
@@ -509,16 +585,18 @@ class Softplus(Activation):
 # updates the layer.
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.core
 class Sequential(Module):
     """Layers applied in order, as ``torch.nn.Sequential(*layers)``."""
 
     def __init__(self, *layers):
-        super().__init__()
+        # No Module.__init__: params, grads and buffers are not dicts of their own here but properties
+        # that collect the layers' dicts under PyTorch's names.
         bad = [type(l).__name__ for l in layers if not isinstance(l, Module)]
         if bad:
             raise TypeError(f"Sequential takes numpy_nn layers, got {bad}")
         self.layers = list(layers)
+        self.training = True
 
     def __getitem__(self, i):
         return self.layers[i]
@@ -536,25 +614,13 @@ class Sequential(Module):
     def params(self):
         return self._collect("params")
 
-    @params.setter
-    def params(self, value):  # Module.__init__ assigns {}; the real dict is collected from the layers
-        pass
-
     @property
     def grads(self):
         return self._collect("grads")
 
-    @grads.setter
-    def grads(self, value):
-        pass
-
     @property
     def buffers(self):
         return self._collect("buffers")
-
-    @buffers.setter
-    def buffers(self, value):
-        pass
 
     def train(self, mode: bool = True):
         self.training = mode
@@ -572,16 +638,24 @@ class Sequential(Module):
             grad_out = layer.backward(grad_out)
         return grad_out
 
-    def load_state_dict(self, state) -> None:
-        own = set(self.params) | set(self.buffers)
-        missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
-        if missing or unexpected:
-            raise KeyError(f"Sequential.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for i, layer in enumerate(self.layers):
-            prefix = f"{i}."
-            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-            if sub:
-                layer.load_state_dict(sub)
+
+# %% [markdown]
+# Loading a `state_dict` into a `Sequential` hands each layer the entries under its prefix, without the
+# prefix (`"2.weight"` becomes layer 2's `"weight"`):
+
+# %%
+#| export numpy_nn.core
+@add_to_class(Sequential)
+def load_state_dict(self, state) -> None:
+    own = set(self.params) | set(self.buffers)
+    missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
+    if missing or unexpected:
+        raise KeyError(f"Sequential.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+    for i, layer in enumerate(self.layers):
+        prefix = f"{i}."
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if sub:
+            layer.load_state_dict(sub)
 
 
 # %% [markdown]
@@ -602,7 +676,7 @@ class Sequential(Module):
 #   and $\partial\ell/\partial z = \sigma(z) - y$.
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.losses
 class MSELoss:
     """Mean squared error, as ``torch.nn.MSELoss()``: forward(input, target) -> float."""
 
@@ -654,6 +728,12 @@ class CrossEntropyLoss:
         return grad_out * (self.P - self.Q) / len(self.P)           # (N, C)
 
 
+# %% [markdown]
+# The binary cross-entropy keeps the logits and the targets; its backward pass is the one-line
+# $\sigma(z) - y$, divided by the number of entries for the mean:
+
+# %%
+#| export numpy_nn.losses
 class BCEWithLogitsLoss:
     """Binary cross-entropy on logits, mean over all entries, as ``torch.nn.BCEWithLogitsLoss()``."""
 
@@ -741,43 +821,86 @@ for name, err in grad_errors.items():
 #
 # The twin check: build the same layer in PyTorch, copy its weights into ours with `load_state_dict`,
 # run both forward and backward on the same random input and upstream gradient, in float64, and
-# compare the output, the input gradient and every parameter gradient. The test suite
+# compare the output, the input gradient and every parameter gradient (and every buffer: chapter 05's
+# batch norm keeps running statistics). `dlcourse.parity` holds these functions. The test suite
 # (`tests/test_numpy_nn.py`) does this for at least 25 random configurations per layer, batch size 1
 # included; here one round per layer.
 
 # %%
-twins = [(Linear(7, 4), tnn.Linear(7, 4)), (Sigmoid(), tnn.Sigmoid()), (Tanh(), tnn.Tanh()),
-         (ReLU(), tnn.ReLU()), (LeakyReLU(0.1), tnn.LeakyReLU(0.1)), (ELU(0.7), tnn.ELU(0.7)),
-         (GELU(), tnn.GELU()), (SiLU(), tnn.SiLU()), (Softplus(2.0), tnn.Softplus(2.0)),
-         (Sequential(Linear(7, 5), ReLU(), Linear(5, 7)),
-          tnn.Sequential(tnn.Linear(7, 5), tnn.ReLU(), tnn.Linear(5, 7)))]
-twin_errors = {}
-for ours, theirs in twins:
+#| export parity
+import numpy as np
+import torch
+
+
+def twin_errors(ours, theirs, x, grad_out=None, rng=None) -> dict:
+    """Largest |difference| between a NumPy layer ``ours`` and its PyTorch twin ``theirs``, in float64.
+
+    Copies the twin's weights into ours (``load_state_dict``), runs both forward on the same input ``x``
+    and backward from the same upstream gradient ``grad_out`` (random, drawn from ``rng``, when not given),
+    and compares the output, the input gradient, every parameter gradient and every buffer after the step
+    (e.g. batch norm's running statistics), by PyTorch's names. Set both layers' mode (``train()`` or
+    ``eval()``) before the call. Returns ``{"output": e, "grad_input": e, "grad_weight": e, ...}``.
+    """
     theirs = theirs.double()
     ours.load_state_dict(theirs.state_dict())
-    x = rng.normal(size=(6, 7))
-    g = rng.normal(size=(6, 4 if isinstance(ours, Linear) else 7))
-    xt = torch.tensor(x, requires_grad=True)
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
     out_t = theirs(xt)
-    out_t.backward(torch.from_numpy(g))
-    out = ours(x)
-    errs = [np.abs(out - out_t.detach().numpy()).max(), np.abs(ours.backward(g) - xt.grad.numpy()).max()]
-    errs += [np.abs(ours.grads[n] - p.grad.numpy()).max() for n, p in theirs.named_parameters()]
-    twin_errors[repr(ours).split("(")[0]] = max(errs)
-print({k: f"{v:.0e}" for k, v in twin_errors.items()})
+    out = ours(np.asarray(x, dtype=np.float64))
+    if out.shape != tuple(out_t.shape):
+        raise ValueError(f"{ours!r} returns shape {out.shape}, its twin {tuple(out_t.shape)}")
+    if grad_out is None:
+        grad_out = (np.random.default_rng(0) if rng is None else rng).normal(size=out.shape)
+    theirs.zero_grad()
+    out_t.backward(torch.as_tensor(grad_out, dtype=torch.float64))
+    errors = {"output": np.abs(out - out_t.detach().numpy()).max(),
+              "grad_input": np.abs(ours.backward(grad_out) - xt.grad.numpy()).max()}
+    for name, p in theirs.named_parameters():
+        if name not in ours.grads:
+            raise KeyError(f"{ours!r} computed no gradient for {name!r} (it has {sorted(ours.grads)})")
+        errors[f"grad_{name}"] = np.abs(ours.grads[name] - p.grad.numpy()).max()
+    for name, b in theirs.named_buffers():
+        errors[f"buffer_{name}"] = np.abs(ours.buffers[name] - b.numpy()).max()
+    return errors
 
-losses_twins = [(MSELoss(), tnn.MSELoss(), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
-                (CrossEntropyLoss(), tnn.CrossEntropyLoss(), rng.normal(size=(5, 4)), rng.integers(0, 4, 5)),
-                (CrossEntropyLoss(label_smoothing=0.1), tnn.CrossEntropyLoss(label_smoothing=0.1),
+
+def loss_twin_errors(ours, theirs, z, y) -> dict:
+    """The same for a loss: the value and the gradient with respect to the scores ``z``."""
+    zt = torch.tensor(np.asarray(z, dtype=np.float64), requires_grad=True)
+    value_t = theirs(zt, torch.as_tensor(y))
+    value_t.backward()
+    return {"output": abs(ours(z, y) - value_t.item()),
+            "grad_input": np.abs(ours.backward() - zt.grad.numpy()).max()}
+
+
+def assert_twins(ours, theirs, x, tol=1e-10, **kwargs) -> dict:
+    """``twin_errors`` that raises AssertionError naming the first quantity off by more than ``tol``."""
+    errors = twin_errors(ours, theirs, x, **kwargs)
+    bad = {k: v for k, v in errors.items() if not v <= tol}
+    assert not bad, f"{ours!r} differs from its PyTorch twin: " + ", ".join(f"{k} by {v:.1e}" for k, v in bad.items())
+    return errors
+
+# %% [markdown]
+# Every layer of this chapter against its twin, and every loss:
+
+# %%
+twins = [(Linear(7, 4), nn.Linear(7, 4)), (Sigmoid(), nn.Sigmoid()), (Tanh(), nn.Tanh()),
+         (ReLU(), nn.ReLU()), (LeakyReLU(0.1), nn.LeakyReLU(0.1)), (ELU(0.7), nn.ELU(0.7)),
+         (GELU(), nn.GELU()), (SiLU(), nn.SiLU()), (Softplus(2.0), nn.Softplus(2.0)),
+         (Sequential(Linear(7, 5), ReLU(), Linear(5, 7)),
+          nn.Sequential(nn.Linear(7, 5), nn.ReLU(), nn.Linear(5, 7)))]
+twin_error = {type(ours).__name__: max(twin_errors(ours, theirs, rng.normal(size=(6, 7)), rng=rng).values())
+              for ours, theirs in twins}                         # input (6, 7): batch of 6, 7 features
+print({k: f"{v:.0e}" for k, v in twin_error.items()})
+
+losses_twins = [(MSELoss(), nn.MSELoss(), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
+                (CrossEntropyLoss(), nn.CrossEntropyLoss(), rng.normal(size=(5, 4)), rng.integers(0, 4, 5)),
+                (CrossEntropyLoss(label_smoothing=0.1), nn.CrossEntropyLoss(label_smoothing=0.1),
                  rng.normal(size=(5, 4)), rng.integers(0, 4, 5)),
-                (BCEWithLogitsLoss(), tnn.BCEWithLogitsLoss(), rng.normal(size=(5, 2)) * 5, rng.random((5, 2)))]
+                (BCEWithLogitsLoss(), nn.BCEWithLogitsLoss(), rng.normal(size=(5, 2)) * 5, rng.random((5, 2)))]
 for ours, theirs, z, y in losses_twins:
-    zt = torch.tensor(z, requires_grad=True)
-    lt = theirs(zt, torch.from_numpy(y))
-    lt.backward()
-    err = max(abs(ours(z, y) - lt.item()), np.abs(ours.backward() - zt.grad.numpy()).max())
-    twin_errors[f"{type(ours).__name__}{'(smoothing)' if getattr(ours, 'label_smoothing', 0) else ''}"] = err
-print("largest difference over all layers and losses:", f"{max(twin_errors.values()):.1e}")
+    name = f"{type(ours).__name__}{'(smoothing)' if getattr(ours, 'label_smoothing', 0) else ''}"
+    twin_error[name] = max(loss_twin_errors(ours, theirs, z, y).values())
+print("largest difference over all layers and losses:", f"{max(twin_error.values()):.1e}")
 
 # %% [markdown]
 # ## PyTorch version
@@ -795,7 +918,7 @@ print("largest difference over all layers and losses:", f"{max(twin_errors.value
 digits = data.load_digits(val_size=0.2, seed=0)
 X_tr, y_tr = digits.X_train.astype(np.float64), digits.y_train            # (1077, 64), (1077,)
 torch.manual_seed(0)
-torch_mlp = tnn.Sequential(tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 10)).double()
+torch_mlp = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).double()
 numpy_mlp = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
 numpy_mlp.load_state_dict(torch_mlp.state_dict())                       # same initial weights
 
@@ -811,7 +934,7 @@ for idx in batches:
         p -= lr * numpy_mlp.grads[name]                   # SGD step, in place
     numpy_losses.append(loss)
 
-torch_losses, opt, tce = [], torch.optim.SGD(torch_mlp.parameters(), lr=lr), tnn.CrossEntropyLoss()
+torch_losses, opt, tce = [], torch.optim.SGD(torch_mlp.parameters(), lr=lr), nn.CrossEntropyLoss()
 for idx in batches:
     loss = tce(torch_mlp(torch.from_numpy(X_tr[idx])), torch.from_numpy(y_tr[idx]))
     opt.zero_grad()
@@ -838,33 +961,35 @@ plt.show()
 #
 # In practice we let autograd do the backward pass and let `dlcourse.train.fit` run the loop (the one
 # written out in chapter 01), on `device`. The learning rate (SGD with momentum 0.9) is chosen on the
-# validation split; then three seeds are trained and evaluated once on the test set.
+# validation split (first seed); then one model per seed in `SEEDS` (three) is trained and evaluated once
+# on the test set.
 
 # %%
 def make_mlp(hidden=64):
-    return tnn.Sequential(tnn.Linear(64, hidden), tnn.ReLU(), tnn.Linear(hidden, 10))
+    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
 def train_mlp(lr, seed, epochs=30, X=digits.X_train, y=digits.y_train):
     torch.manual_seed(seed)
     model = make_mlp().to(device)
     loader = data.to_loader(X, y, batch_size=32, seed=seed, device=device)
-    train.fit(model, loader, tnn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
+    train.fit(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
               epochs=epochs, metrics={})
     return model
 
 
-def accuracy(model, X, y):
+def model_accuracy(model, X, y):
+    """Evaluate ``model`` on X, then the course's ``accuracy`` of its scores."""
     with torch.no_grad():
-        logits = model(torch.as_tensor(X, device=device))
-        return (logits.argmax(1).cpu().numpy() == y).mean()
+        return accuracy(model(torch.as_tensor(X, device=device)), y)
 
 
-val_acc_by_lr = {lr: accuracy(train_mlp(lr, seed=0), digits.X_val, digits.y_val) for lr in (0.003, 0.03, 0.3)}
+val_acc_by_lr = {lr: model_accuracy(train_mlp(lr, seed=SEEDS[0]), digits.X_val, digits.y_val)
+                 for lr in (0.003, 0.03, 0.3)}
 best_mlp_lr = max(val_acc_by_lr, key=val_acc_by_lr.get)
-mlp_test_accs = [accuracy(train_mlp(best_mlp_lr, seed=s), digits.X_test, digits.y_test) for s in range(3)]
+mlp_test_accs = [model_accuracy(train_mlp(best_mlp_lr, seed=s), digits.X_test, digits.y_test) for s in SEEDS]
 print("validation accuracy by learning rate:", {k: round(float(v), 3) for k, v in val_acc_by_lr.items()})
-print(f"lr = {best_mlp_lr}: test accuracy over 3 seeds:", [round(float(a), 3) for a in mlp_test_accs])
+print(f"lr = {best_mlp_lr}: test accuracy over {len(SEEDS)} seeds:", [round(float(a), 3) for a in mlp_test_accs])
 
 # %% [markdown]
 # **Timing** of one forward + backward pass of an MLP $1024 \to 1024 \to 1024 \to 10$ on a batch of 512:
@@ -873,16 +998,18 @@ print(f"lr = {best_mlp_lr}: test accuracy over 3 seeds:", [round(float(a), 3) fo
 # %% tags=["nbval-ignore-output"]
 from dlcourse.timing import best_time, print_timings, torch_training_step_times
 
+dlcourse.set_threads(os.cpu_count())                 # a timing table uses every core
 X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 10, 512)
 big_np = Sequential(Linear(1024, 1024, dtype=np.float32), ReLU(), Linear(1024, 1024, dtype=np.float32),
                         ReLU(), Linear(1024, 10, dtype=np.float32))
 ce_big = CrossEntropyLoss()
 timing = {"NumPy": best_time(lambda: big_np.backward(ce_big.backward(ce_big(big_np(X_big), y_big))))}
 
-big_t = tnn.Sequential(tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 1024), tnn.ReLU(), tnn.Linear(1024, 10))
+big_t = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
 Xt_big, yt_big = torch.from_numpy(X_big), torch.from_numpy(y_big)
 timing.update(torch_training_step_times(big_t, Xt_big, yt_big))
 print_timings(timing)
+dlcourse.set_threads(1)                               # back to one thread for the small models below
 
 # %% [markdown]
 # ## Experiments
@@ -910,7 +1037,7 @@ print_timings(timing)
 print(f"tanh'(10) = {1 - np.tanh(10.0) ** 2:.2e}")
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.core
 def init_weights(model, scheme, rng, std=None):
     """Re-initialise every Linear layer of ``model`` (biases to 0).
 
@@ -953,7 +1080,7 @@ def layer_gradient_norms(activation, scheme, std, seed):
     return np.array([np.linalg.norm(model.grads[n]) for n in model.grads if n.endswith("weight")])
 
 
-grad_norms = {name: [layer_gradient_norms(*cfg, seed=s) for s in range(3)] for name, cfg in configs.items()}
+grad_norms = {name: [layer_gradient_norms(*cfg, seed=s) for s in SEEDS] for name, cfg in configs.items()}
 ratio = {name: [g[0] / g[-2] for g in runs] for name, runs in grad_norms.items()}   # first / last hidden layer
 
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -974,7 +1101,7 @@ for name, r in ratio.items():
 
 # %%
 def forward_scale(scheme, std):
-    model = init_weights(deep_mlp(ReLU), scheme, np.random.default_rng(0), std)
+    model = init_weights(deep_mlp(ReLU), scheme, np.random.default_rng(SEEDS[0]), std)
     h, scales = X_batch, []
     for layer in model.layers:
         h = layer(h)
@@ -993,7 +1120,7 @@ print(f"mean |activation| after 13 ReLU layers: N(0,1) weights {explode[-1]:.1e}
 # $\eta v$ long, whatever happens. (Chapter 04 shows it rescuing a diverging run.)
 
 # %%
-#| export numpy_nn
+#| export numpy_nn.core
 def clip_grad_norm_(grads, max_norm):
     """Scale all gradients in place so that their joint norm is at most max_norm, as
     ``torch.nn.utils.clip_grad_norm_``; returns the norm before clipping."""
@@ -1019,7 +1146,7 @@ print(f"norm before {norm_before:.1f}, after {clipped_norm:.6f}; max difference 
 # %% [markdown]
 # ### A deep sigmoid net fails to train where ReLU + He succeeds
 #
-# Now train the 13-layer nets with minibatch SGD (batch 64, 600 steps) in NumPy, three seeds per
+# Now train the 13-layer nets with minibatch SGD (batch 64, 600 steps) in NumPy, the three seeds of `SEEDS` per
 # learning rate. For ReLU + He we keep the learning rate with the best mean *validation* accuracy; for
 # sigmoid with $\mathcal{N}(0, 0.01)$ weights we show every rate tried, because none works. (Sigmoid with
 # $\mathcal{N}(0,1)$ weights *does* train, by the way: large weights keep the units away from the flat
@@ -1038,13 +1165,13 @@ def train_deep(activation, scheme, std, lr, seed, steps=600, batch=64):
             model.backward(loss_fn.backward())
             for name, p in model.params.items():
                 p -= lr * model.grads[name]
-        val_acc = np.mean(model(digits.X_val.astype(np.float64)).argmax(1) == digits.y_val)
+        val_acc = accuracy(model(digits.X_val.astype(np.float64)), digits.y_val)
     return losses, val_acc
 
 
 deep_lrs = (0.03, 0.1, 0.3)
-relu_by_lr = {lr: [train_deep(ReLU, "he", None, lr, seed=s) for s in range(3)] for lr in deep_lrs[:2]}
-sigmoid_by_lr = {lr: [train_deep(Sigmoid, "normal", 0.01, lr, seed=s) for s in range(3)] for lr in deep_lrs}
+relu_by_lr = {lr: [train_deep(ReLU, "he", None, lr, seed=s) for s in SEEDS] for lr in deep_lrs[:2]}
+sigmoid_by_lr = {lr: [train_deep(Sigmoid, "normal", 0.01, lr, seed=s) for s in SEEDS] for lr in deep_lrs}
 relu_lr = max(relu_by_lr, key=lambda lr: np.mean([acc for _, acc in relu_by_lr[lr]]))
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -1072,8 +1199,8 @@ print("autograd engine: same gradients as the chain rule by hand")
 assert max(grad_errors.values()) < 1e-7
 print("backprop vs central differences: relative error < 1e-7 for every parameter")
 
-assert max(twin_errors.values()) < 1e-10
-print(f"{len(twin_errors)} NumPy layers and losses equal PyTorch (forward and all gradients) to 1e-10")
+assert max(twin_error.values()) < 1e-10
+print(f"{len(twin_error)} NumPy layers and losses equal PyTorch (forward and all gradients) to 1e-10")
 
 assert len(numpy_losses) >= 100 and curve_diff.max() < 1e-6
 print(f"NumPy and PyTorch SGD: loss curves agree to 1e-6 at each of {len(numpy_losses)} steps")

@@ -22,8 +22,8 @@
 # - explain minibatch SGD (steps, epochs, and the variance of the gradient estimate, which falls as $1/B$);
 # - implement SGD with momentum, dampening, Nesterov and weight decay, Adagrad, RMSprop, Adam and AdamW in
 #   NumPy (`dlcourse.numpy_optim`), equal to `torch.optim` step by step;
-# - implement the learning-rate schedules of `torch.optim.lr_scheduler` (step, exponential, cosine, linear
-#   warm-up, one-cycle, cyclic, reduce-on-plateau) and plot them;
+# - implement learning-rate schedules (exponential, cosine, linear warm-up, one after the other) as
+#   `torch.optim.lr_scheduler` does, and use the rest of it (step, one-cycle, cyclic, on plateau);
 # - find a learning rate with the range test, and show why SGD with a constant learning rate stalls at
 #   a noise floor while a decaying one keeps improving;
 # - rescue an exploding run with gradient clipping.
@@ -36,23 +36,21 @@
 # *Runs in ~30 s on a laptop CPU.*
 
 # %%
-import time
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn as tnn
-from threadpoolctl import threadpool_limits
+from torch import nn
 
 import dlcourse
 from dlcourse import data, train
-from dlcourse.numpy_nn import CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential, Tanh, clip_grad_norm_, softmax
+from dlcourse.numpy_nn import CrossEntropyLoss, Linear, ReLU, Sequential, softmax
+from dlcourse.train import accuracy
 
-rng = dlcourse.seed_everything(0)
-device = dlcourse.device()
-threadpool_limits(limits=1, user_api="blas")   # our matrices are tiny: one BLAS thread is fastest
-torch.set_num_threads(1)
+rng, device = dlcourse.setup(seed=0, threads=1)   # our matrices are tiny: one thread is fastest
+SCALE = 1          # GPU users: 2-4 repeats the experiments over SCALE times more seeds
+SEEDS = dlcourse.seeds(3 * SCALE)                  # the seeds every repeated experiment runs over
 print("PyTorch runs on:", device)
 
 # %% [markdown]
@@ -133,23 +131,13 @@ plt.show()
 # almost flat valley with steep walls: flat spots *and* zig-zag in one picture.
 
 # %%
-#| export numpy_optim
-import bisect
-import difflib
-import inspect
+#| export numpy_optim.surfaces
 import math
-
-import numpy as np
 
 
 def quadratic_bowl(p, curvatures=(0.5, 10.0), angle_deg=30.0):
     """F(p) = 1/2 p^T A p with A = R diag(curvatures) R^T (axes rotated by angle_deg); minimum F(0) = 0.
-
-    Args:
-        p: point(s), shape (..., 2).
-    Returns:
-        (value (...), gradient A p (..., 2)).
-    """
+    p: point(s) (..., 2) -> (value (...), gradient A p (..., 2))."""
     a = math.radians(angle_deg)
     R = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
     A = R @ np.diag(curvatures) @ R.T                     # (2, 2), symmetric
@@ -160,12 +148,7 @@ def quadratic_bowl(p, curvatures=(0.5, 10.0), angle_deg=30.0):
 
 def rosenbrock(p, a=1.0, b=100.0):
     """F(x, y) = (a - x)^2 + b (y - x^2)^2; minimum F(a, a^2) = 0 in a curved, flat valley.
-
-    Args:
-        p: point(s), shape (..., 2).
-    Returns:
-        (value (...), gradient (..., 2)).
-    """
+    p: point(s) (..., 2) -> (value (...), gradient (..., 2))."""
     p = np.asarray(p, dtype=float)
     x, y = p[..., 0], p[..., 1]
     r = y - x ** 2
@@ -182,56 +165,19 @@ def rosenbrock(p, a=1.0, b=100.0):
 # arrays, and `opt.step(model.grads)` updates them **in place** (so the model sees the new weights
 # without copying anything back). The learning rate is a plain attribute, `opt.lr`, which the schedules
 # below change. Keyword names and defaults are PyTorch's; invalid values raise a `ValueError` that names
-# the argument, and a misspelt keyword gets a suggestion.
-#
-# **Plain SGD** is the update above, with the gradient $g_t$ of a *minibatch* (next section):
-# $\theta_t = \theta_{t-1} - \eta\, g_t$. Two additions that `torch.optim.SGD` also has:
-#
-# - **weight decay** $\lambda$ adds $\lambda\theta$ to the gradient, the gradient of the L2 penalty
-#   $\tfrac{\lambda}{2}\lVert\theta\rVert^2$ (chapter 05);
-# - **momentum** $\mu$ keeps a running sum of past gradients, $b_t = \mu\, b_{t-1} + (1-\tau)\, g_t$ (with
-#   $b_1 = g_1$ and *dampening* $\tau$, usually 0), and steps along $b_t$ instead of $g_t$. Gradient
-#   components that keep their sign add up (speed along the valley); those that flip sign cancel (no
-#   zig-zag across it). **Nesterov** momentum steps along $g_t + \mu\, b_t$, a look-ahead that reacts
-#   earlier when the valley turns.
+# the argument (`dlcourse.validate.check_arg`), and a misspelt keyword gets a suggestion (`KeywordChecked`).
+# Each optimizer only writes `_update`, the rule for one parameter array:
 
 # %%
-#| export numpy_optim
-class ArgumentError(TypeError, ValueError):
-    """An unknown keyword argument: a TypeError, as Python raises it, and a ValueError naming it."""
+#| export numpy_optim.optimizers
+from dlcourse.validate import KeywordChecked, check_arg
 
 
-def _check(name, value, ok, rule):
-    """Raise ValueError naming the argument unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
-
-
-class _Validated:
-    """Rejects unknown keyword arguments before ``__init__`` runs, suggesting the closest valid name."""
-
-    def __new__(cls, *args, **kwargs):
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        for key in kwargs:
-            if key not in valid:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ArgumentError(f"{cls.__name__} got an unknown keyword argument {key!r}{hint} "
-                                    f"(valid: {', '.join(valid)})")
-        return super().__new__(cls)
-
-
-class Optimizer(_Validated):
-    """Base class, mirroring ``torch.optim.Optimizer`` for parameters held in a dict.
-
-    Args:
-        params: dict name -> float ndarray (e.g. ``model.params``), updated IN PLACE by ``step``.
-        lr: learning rate, a plain float attribute (``opt.lr``) that schedulers set.
-
-    ``step(grads)`` takes a dict with the same keys and shapes. Per-parameter state (momentum
-    buffers, moment estimates) lives in ``self.state[name]``; ``self.t`` counts the steps taken.
-    ``maximize=True`` (keyword-only, as in PyTorch) ascends instead of descending.
-    """
+class Optimizer(KeywordChecked):
+    """Base class, as ``torch.optim.Optimizer`` for ``params``: a dict name -> float ndarray (``model.params``),
+    updated IN PLACE by ``step(grads)`` (a dict with the same keys and shapes). ``lr`` is a plain attribute
+    that schedulers set; per-parameter state lives in ``self.state[name]``; ``self.t`` counts the steps;
+    ``maximize=True`` (keyword-only) ascends. A misspelt keyword gets a suggestion (``KeywordChecked``)."""
 
     maximize = False
 
@@ -243,7 +189,7 @@ class Optimizer(_Validated):
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(f"parameter {name!r} must be a float ndarray (it is updated in place), "
                                 f"got {type(p).__name__} {getattr(p, 'dtype', '')}".rstrip())
-        _check("lr", lr, isinstance(lr, (int, float)) and lr >= 0, "a number >= 0")
+        check_arg("lr", lr, isinstance(lr, (int, float)) and lr >= 0, "a number >= 0")
         self.params, self.lr = params, float(lr)
         self.state = {name: {} for name in params}
         self.t = 0
@@ -268,23 +214,29 @@ class Optimizer(_Validated):
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
 
 
+# %% [markdown]
+# **Plain SGD** is the update above, with the gradient $g_t$ of a *minibatch* (next section):
+# $\theta_t = \theta_{t-1} - \eta\, g_t$. Two additions that `torch.optim.SGD` also has:
+#
+# - **weight decay** $\lambda$ adds $\lambda\theta$ to the gradient, the gradient of the L2 penalty
+#   $\tfrac{\lambda}{2}\lVert\theta\rVert^2$ (chapter 05);
+# - **momentum** $\mu$ keeps a running sum of past gradients, $b_t = \mu\, b_{t-1} + (1-\tau)\, g_t$ (with
+#   $b_1 = g_1$ and *dampening* $\tau$, usually 0), and steps along $b_t$ instead of $g_t$. Gradient
+#   components that keep their sign add up (speed along the valley); those that flip sign cancel (no
+#   zig-zag across it). **Nesterov** momentum steps along $g_t + \mu\, b_t$, a look-ahead that reacts
+#   earlier when the valley turns.
+
+# %%
+#| export numpy_optim.optimizers
 class SGD(Optimizer):
-    r"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD.
-
-    With gradient g_t, weight decay lambda, momentum mu, dampening tau, learning rate eta:
-
-        g      = g_t + lambda * theta                 (weight decay: gradient of lambda/2 |theta|^2)
-        b_t    = g                                     at the first step (momentum buffer)
-        b_t    = mu * b_{t-1} + (1 - tau) * g          afterwards
-        d      = g + mu * b_t   if nesterov,   b_t   otherwise   (d = g when mu = 0)
-        theta <- theta - eta * d
-    """
+    r"""SGD as torch.optim.SGD: g = g_t + lambda theta; b_1 = g, b_t = mu b_{t-1} + (1 - tau) g;
+    theta <- theta - eta d with d = g + mu b_t (Nesterov), b_t (momentum mu > 0) or g."""
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
         super().__init__(params, lr)
-        _check("momentum", momentum, momentum >= 0, ">= 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        check_arg("momentum", momentum, momentum >= 0, ">= 0")
+        check_arg("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"nesterov=True needs momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}")
@@ -312,7 +264,7 @@ class SGD(Optimizer):
 # or exceeds `blowup` times its starting value (`first_divergence`; the range test below uses it too).
 
 # %%
-#| export numpy_optim
+#| export numpy_optim.surfaces
 def first_divergence(losses, blowup=10.0):
     """Index of the first loss that is not finite or above ``blowup`` times the first one; None if none."""
     losses = np.asarray(losses, dtype=float)
@@ -321,19 +273,10 @@ def first_divergence(losses, blowup=10.0):
 
 
 def run_on_surface(fun, x0, make_optimizer, steps=100, make_scheduler=None, blowup=10.0):
-    """Minimise a 2-D test function with an optimizer of this module.
-
-    Args:
-        fun: p (2,) -> (value, gradient (2,)), e.g. ``quadratic_bowl`` or ``rosenbrock``.
-        x0: starting point (2,).
-        make_optimizer: params dict -> optimizer, e.g. ``lambda p: SGD(p, lr=0.1, momentum=0.9)``.
-        steps: number of optimizer steps.
-        make_scheduler: optional optimizer -> scheduler, stepped after every optimizer step.
-        blowup: stop when the loss exceeds blowup * its start value (or is not finite).
-    Returns:
-        dict with ``path`` (k + 1, 2), ``values`` (k + 1,), ``lrs`` (k,) and ``diverged_at``
-        (the step at which the run diverged, or None), where k <= steps is the number of steps taken.
-    """
+    """Minimise ``fun`` (p (2,) -> (value, gradient), e.g. ``rosenbrock``) from x0 for at most ``steps`` steps
+    with ``make_optimizer(params)`` (e.g. ``lambda p: SGD(p, lr=0.1)``) and an optional ``make_scheduler(opt)``,
+    stopping when the loss exceeds ``blowup`` times its start (or is not finite). Returns a dict with
+    ``path`` (k + 1, 2), ``values`` (k + 1,), ``lrs`` (k,) and ``diverged_at`` (None, or the step)."""
     params = {"p": np.array(x0, dtype=float)}
     opt = make_optimizer(params)
     sched = make_scheduler(opt) if make_scheduler else None
@@ -452,40 +395,30 @@ print(f"slope of log variance vs log B for B = 1..64: {var_slope:.3f};  measured
 
 # %% [markdown]
 # The training loop used for the rest of the chapter (and by the widget at the end): shuffle every
-# epoch, one optimizer step per minibatch, the scheduler stepped after every optimizer step, the training
-# loss averaged over each epoch, the validation loss after each epoch. It stops, and records the step, when
-# the run **diverges**: a loss that is not finite, or an epoch whose mean loss is above the loss before
-# training. (With too large a learning rate a classifier's loss often does not reach infinity: it jumps up,
+# epoch, one optimizer step (then one scheduler step) per minibatch, the validation loss after each epoch.
+# It stops when the run **diverges**: a loss that is not finite, or an epoch whose mean loss is above the
+# loss before training. (With too large a learning rate a classifier's loss often does not reach infinity: it jumps up,
 # the ReLUs die, and it stays at or above $\ln 10$, the loss of guessing.) `max_grad_norm` clips the
 # gradient (chapter 03's `clip_grad_norm_`; see the experiments). A `ReduceLROnPlateau` scheduler is stepped
 # once per epoch, with the validation loss.
 
 # %%
-#| export numpy_optim
+#| export numpy_optim.loop
+import math
+
 from dlcourse.numpy_nn import CrossEntropyLoss, clip_grad_norm_
 
 
 def train_classifier(model, X, y, optimizer, epochs, batch_size=32, scheduler=None, X_val=None, y_val=None,
                      seed=0, max_grad_norm=None, blowup=1.0, loss_fn=None):
-    """Minibatch SGD on a numpy_nn classifier with any optimizer and scheduler of this module.
+    """Minibatch SGD on a numpy_nn classifier (inputs X (N, D), labels y (N,)) with any optimizer and
+    scheduler of this package, for ``epochs * ceil(N / batch_size)`` steps, shuffled with ``seed``.
 
-    Args:
-        model: a numpy_nn model whose ``params`` the optimizer updates.
-        X, y: training inputs (N, D) and integer labels (N,).
-        optimizer: built on ``model.params``; ``scheduler``: optional, built on the optimizer.
-        epochs, batch_size: the loop runs epochs * ceil(N / batch_size) steps.
-        X_val, y_val: optional validation data, evaluated after every epoch.
-        seed: seed of the shuffling.
-        max_grad_norm: if given, clip the gradient norm to it before each step.
-        blowup: training stops, *diverged*, at a minibatch loss that is not finite, or after an epoch
-            whose mean loss is above blowup times the training loss before training.
-        loss_fn: default ``CrossEntropyLoss()``.
-    Returns:
-        dict with, per step, ``step_loss``, ``lr`` and ``grad_norm`` (before clipping); per epoch,
-        ``train_loss`` (mean minibatch loss) and ``val_loss``; ``initial_loss`` (training loss before
-        training), ``steps_per_epoch``, and ``diverged_at``: None, or the step at which the run diverged
-        (the non-finite loss, or the first loss above the initial one, after an update, in the epoch that
-        diverged).
+    ``max_grad_norm`` clips the gradient norm; the run stops, *diverged*, at a non-finite minibatch loss or
+    after an epoch whose mean loss is above ``blowup`` times the loss before training. Returns a dict with,
+    per step, ``step_loss``, ``lr``, ``grad_norm`` (before clipping); per epoch, ``train_loss`` and
+    ``val_loss`` (when X_val is given); ``initial_loss``, ``steps_per_epoch``, and ``diverged_at`` (None, or
+    the step: the non-finite loss, or the first loss above the initial one in the epoch that diverged).
     """
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
     order_rng = np.random.default_rng(seed)
@@ -509,7 +442,7 @@ def train_classifier(model, X, y, optimizer, epochs, batch_size=32, scheduler=No
                     clip_grad_norm_(grads, max_grad_norm)
                 hist["lr"].append(optimizer.lr)
                 optimizer.step(grads)                             # updates model.params in place
-                if scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
+                if scheduler is not None and isinstance(scheduler, LRScheduler):   # ReduceLROnPlateau: per epoch
                     scheduler.step()
                 epoch_loss += loss * len(idx)
             hist["train_loss"].append(epoch_loss / N)
@@ -521,8 +454,8 @@ def train_classifier(model, X, y, optimizer, epochs, batch_size=32, scheduler=No
                 return hist
             if X_val is not None:
                 hist["val_loss"].append(loss_fn(model(X_val), y_val))
-                if isinstance(scheduler, ReduceLROnPlateau):
-                    scheduler.step(hist["val_loss"][-1])
+                if scheduler is not None and not isinstance(scheduler, LRScheduler):
+                    scheduler.step(hist["val_loss"][-1])        # ReduceLROnPlateau, with the validation loss
     return hist
 
 
@@ -567,23 +500,18 @@ print(f"moving-average momentum (lr {eta}) vs SGD(momentum={beta}, lr {eta * (1 
 # With PyTorch's defaults $\epsilon = 10^{-10}$; `lr_decay` additionally divides $\eta$ by $1 + (t-1)\cdot$`lr_decay`.
 
 # %%
-#| export numpy_optim
+#| export numpy_optim.optimizers
 class Adagrad(Optimizer):
-    r"""Adagrad, as torch.optim.Adagrad: a step size per coordinate that shrinks with its squared gradients.
-
-        g      = g_t + lambda * theta                      (weight decay)
-        eta_t  = eta / (1 + (t - 1) * lr_decay)
-        G_t    = G_{t-1} + g * g                           (G_0 = initial_accumulator_value)
-        theta <- theta - eta_t * g / (sqrt(G_t) + eps)
-    """
+    r"""Adagrad as torch.optim.Adagrad: g = g_t + lambda theta; G_t = G_{t-1} + g^2 (G_0 =
+    initial_accumulator_value); theta <- theta - eta / (1 + (t - 1) lr_decay) * g / (sqrt(G_t) + eps)."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
                  maximize=False):
         super().__init__(params, lr)
-        _check("lr_decay", lr_decay, lr_decay >= 0, ">= 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        _check("initial_accumulator_value", initial_accumulator_value, initial_accumulator_value >= 0, ">= 0")
-        _check("eps", eps, eps >= 0, ">= 0")
+        check_arg("lr_decay", lr_decay, lr_decay >= 0, ">= 0")
+        check_arg("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        check_arg("initial_accumulator_value", initial_accumulator_value, initial_accumulator_value >= 0, ">= 0")
+        check_arg("eps", eps, eps >= 0, ">= 0")
         self.lr_decay, self.weight_decay, self.eps, self.maximize = lr_decay, weight_decay, eps, maximize
         self.initial_accumulator_value = initial_accumulator_value
 
@@ -620,44 +548,24 @@ print(f"({blank_pixels} pixels are blank in every training image: with eps = 0 t
 #
 # $$ v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \qquad \theta_t = \theta_{t-1} - \eta\, \frac{g_t}{\sqrt{v_t} + \epsilon} . $$
 #
-# **Adam** (Kingma & Ba, 2015) combines this with momentum on the gradient itself:
-#
-# $$ m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2, \quad
-#    \hat m_t = \frac{m_t}{1-\beta_1^t}, \quad \hat v_t = \frac{v_t}{1-\beta_2^t}, \quad
-#    \theta_t = \theta_{t-1} - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} . $$
-#
-# The **bias correction** matters early: $m$ and $v$ start at 0, so $m_1 = (1-\beta_1)g_1$ and
-# $v_1 = (1-\beta_2)g_1^2$ are far too small, and *unequally* so. Without the correction the first step is
-# $\frac{0.1\,g}{\sqrt{0.001}\,|g|} \approx 3.2$ times $\eta$ per coordinate instead of $\eta$. The lectures
-# name RMSprop and Adam without their formulas; these are the ones PyTorch implements (its RMSprop
-# also has momentum and a *centered* variant that divides by an estimate of the standard deviation,
+# The lectures name RMSprop and Adam without their formulas; these are the ones PyTorch implements (its
+# RMSprop also has momentum and a *centered* variant that divides by an estimate of the standard deviation,
 # $\sqrt{v_t - \bar g_t^2}$, instead of the root mean square).
-#
-# **AdamW** (Loshchilov & Hutter, 2019) changes only the weight decay. `Adam(weight_decay=λ)` adds
-# $\lambda\theta$ to the gradient, which then gets divided by $\sqrt{\hat v}$: parameters with large gradients
-# are barely regularised. AdamW shrinks the parameters directly, $\theta \leftarrow \theta\,(1 - \eta\lambda)$, outside the
-# adaptive scaling. Chapter 05 measures the difference.
 
 # %%
-#| export numpy_optim
+#| export numpy_optim.optimizers
 class RMSprop(Optimizer):
-    r"""RMSprop, as torch.optim.RMSprop: divide by a running root mean square of the gradients.
-
-        g      = g_t + lambda * theta                       (weight decay)
-        v_t    = alpha * v_{t-1} + (1 - alpha) * g^2          (v_0 = 0)
-        gbar_t = alpha * gbar_{t-1} + (1 - alpha) * g         (only if centered)
-        s      = sqrt(v_t - gbar_t^2) if centered else sqrt(v_t);   s = s + eps
-        b_t    = mu * b_{t-1} + g / s;  theta <- theta - eta * b_t     if momentum mu > 0
-        theta <- theta - eta * g / s                                    otherwise
-    """
+    r"""RMSprop as torch.optim.RMSprop: g = g_t + lambda theta; v_t = alpha v_{t-1} + (1 - alpha) g^2;
+    s = sqrt(v_t - gbar_t^2) + eps if centered (gbar: the same average of g), else sqrt(v_t) + eps;
+    theta <- theta - eta g / s, or with momentum mu: b_t = mu b_{t-1} + g / s, theta <- theta - eta b_t."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
         super().__init__(params, lr)
-        _check("alpha", alpha, alpha >= 0, ">= 0")
-        _check("eps", eps, eps >= 0, ">= 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        _check("momentum", momentum, momentum >= 0, ">= 0")
+        check_arg("alpha", alpha, alpha >= 0, ">= 0")
+        check_arg("eps", eps, eps >= 0, ">= 0")
+        check_arg("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        check_arg("momentum", momentum, momentum >= 0, ">= 0")
         self.alpha, self.eps, self.weight_decay, self.momentum = alpha, eps, weight_decay, momentum
         self.centered, self.maximize = centered, maximize
 
@@ -682,27 +590,42 @@ class RMSprop(Optimizer):
             p -= self.lr * g / s
 
 
-class Adam(Optimizer):
-    r"""Adam, as torch.optim.Adam: momentum on the gradient, RMSprop on its scale, both bias-corrected.
+# %% [markdown]
+# **Adam** (Kingma & Ba, 2015) combines this with momentum on the gradient itself:
+#
+# $$ m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2, \quad
+#    \hat m_t = \frac{m_t}{1-\beta_1^t}, \quad \hat v_t = \frac{v_t}{1-\beta_2^t}, \quad
+#    \theta_t = \theta_{t-1} - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} . $$
+#
+# The **bias correction** matters early: $m$ and $v$ start at 0, so $m_1 = (1-\beta_1)g_1$ and
+# $v_1 = (1-\beta_2)g_1^2$ are far too small, and *unequally* so. Without the correction the first step is
+# $\frac{0.1\,g}{\sqrt{0.001}\,|g|} \approx 3.2$ times $\eta$ per coordinate instead of $\eta$.
+#
+# **AdamW** (Loshchilov & Hutter, 2019) changes only the weight decay. `Adam(weight_decay=λ)` adds
+# $\lambda\theta$ to the gradient, which then gets divided by $\sqrt{\hat v}$: parameters with large gradients
+# are barely regularised. AdamW shrinks the parameters directly, $\theta \leftarrow \theta\,(1 - \eta\lambda)$, outside the
+# adaptive scaling. Chapter 05 measures the difference.
 
-        g      = g_t + lambda * theta                        (coupled weight decay = L2; see AdamW)
-        m_t    = beta1 * m_{t-1} + (1 - beta1) * g            (m_0 = 0)
-        v_t    = beta2 * v_{t-1} + (1 - beta2) * g^2          (v_0 = 0)
-        vmax_t = max(vmax_{t-1}, v_t), used instead of v_t     (only if amsgrad)
-        m_hat  = m_t / (1 - beta1^t),   v_hat = v_t / (1 - beta2^t)
-        theta <- theta - eta * m_hat / (sqrt(v_hat) + eps)
-    """
+# %%
+#| export numpy_optim.optimizers
+import math
+
+
+class Adam(Optimizer):
+    r"""Adam as torch.optim.Adam: g = g_t + lambda theta (L2; see AdamW); m_t, v_t: moving averages of g
+    and g^2 (v_t -> its running max if amsgrad); theta <- theta - eta m_hat / (sqrt(v_hat) + eps) with the
+    bias corrections m_hat = m_t / (1 - beta1^t), v_hat = v_t / (1 - beta2^t)."""
 
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False):
         super().__init__(params, lr)
-        _check("betas", betas, isinstance(betas, (tuple, list)) and len(betas) == 2, "a pair (beta1, beta2)")
-        _check("betas[0]", betas[0], 0 <= betas[0] < 1, "in [0, 1)")
-        _check("betas[1]", betas[1], 0 <= betas[1] < 1, "in [0, 1)")
-        _check("eps", eps, eps >= 0, ">= 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        check_arg("betas", betas, isinstance(betas, (tuple, list)) and len(betas) == 2, "a pair (beta1, beta2)")
+        check_arg("betas[0]", betas[0], 0 <= betas[0] < 1, "in [0, 1)")
+        check_arg("betas[1]", betas[1], 0 <= betas[1] < 1, "in [0, 1)")
+        check_arg("eps", eps, eps >= 0, ">= 0")
+        check_arg("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
         self.amsgrad, self.maximize = amsgrad, maximize
 
@@ -728,11 +651,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    r"""AdamW, as torch.optim.AdamW: Adam with *decoupled* weight decay (Loshchilov & Hutter, 2019).
-
-        theta <- theta * (1 - eta * lambda)         first, outside the adaptive scaling,
-        then the Adam update with the raw gradient g_t (no L2 term in m or v).
-    """
+    r"""AdamW as torch.optim.AdamW: theta <- theta (1 - eta lambda) first, outside the adaptive scaling,
+    then the Adam update with the raw gradient (decoupled weight decay, Loshchilov & Hutter, 2019)."""
 
     decoupled = True
 
@@ -794,41 +714,29 @@ for name, (lr, run) in best_2d.items():
 #   `optimizer.step(...)`, advances $t$ by one and sets `optimizer.lr`;
 # - the base rate $\eta_0$ is the optimizer's `lr` when the first scheduler was attached.
 #
-# The closed forms, with $t$ the number of `step()` calls so far:
-#
-# | schedule | $\eta_t$ |
-# |---|---|
-# | `StepLR(step_size, gamma)` | $\eta_0\,\gamma^{\lfloor t/\text{step\_size}\rfloor}$ (e.g. $\times 0.1$ every 30 epochs) |
-# | `MultiStepLR(milestones, gamma)` | $\eta_0\,\gamma^{\#\{m \le t\}}$ ($\times 0.1$ at chosen epochs) |
-# | `ExponentialLR(gamma)` | $\eta_0\,\gamma^{t}$ (e.g. $\times 0.95$ per epoch) |
-# | `LinearLR(start_factor, end_factor, total_iters)` | $\eta_0\,\big(s + (e - s)\min(t, T)/T\big)$: a linear ramp, a **warm-up** when $s < e$ |
-# | `CosineAnnealingLR(T_max, eta_min)` | $\eta_{\min} + (\eta_0 - \eta_{\min})\,\tfrac12\big(1 + \cos(\pi t / T_{\max})\big)$ |
-# | `LambdaLR(lr_lambda)` | $\eta_0 \cdot \text{lr\_lambda}(t)$, any function, e.g. $t_0/(t + t_0)$ |
-# | `SequentialLR(schedulers, milestones)` | one schedule after the other, each restarted at its $t = 0$ |
-# | `OneCycleLR(max_lr, total_steps, pct_start)` | up from $\eta_{\max}/25$ to $\eta_{\max}$ in the first 30%, then (cosine) down to $\eta_{\max}/(25\cdot 10^4)$ |
-# | `CyclicLR(base_lr, max_lr, step_size_up)` | triangles between the two rates; `'triangular2'` halves the height each cycle |
-# | `ReduceLROnPlateau(factor, patience)` | $\times$ `factor` when a monitored metric stops improving for more than `patience` steps |
-#
-# PyTorch computes most of these recursively from the current rate (so that two schedulers can be
-# chained on one optimizer); we compute the closed form, which gives the same values up to rounding
-# ($10^{-15}$, checked below) but does not support chaining: use `SequentialLR`. `OneCycleLR` and `CyclicLR`
-# also cycle the momentum (or Adam's $\beta_1$) opposite to the rate, by default, as in PyTorch.
+# PyTorch computes most schedules recursively from the current rate (so that two schedulers can be
+# chained on one optimizer); we compute the closed form `lr_at(t)`, which gives the same values up to
+# rounding ($10^{-15}$, checked below) but does not support chaining: use `SequentialLR`. The base class,
+# and the most general schedule, $\eta_t = \eta_0 \cdot \text{lr\_lambda}(t)$ for any function (`LambdaLR`,
+# e.g. $t_0/(t + t_0)$):
 
 # %%
-#| export numpy_optim
-class LRScheduler(_Validated):
-    """Base class of the schedules, mirroring ``torch.optim.lr_scheduler.LRScheduler``.
+#| export numpy_optim.schedulers
+import math
 
-    A schedule is a function of the step counter t = ``last_epoch`` (0 right after construction,
-    +1 at every ``step()``); ``lr_at(t)`` is that function in closed form and ``step()`` writes it
-    into ``optimizer.lr``. As in PyTorch, constructing a scheduler already sets the lr for t = 0, and
-    the base learning rate ``base_lr`` is the optimizer's lr when the *first* scheduler was attached
-    (kept in ``optimizer.initial_lr``). Not supported: chaining two schedulers on one optimizer
-    (use SequentialLR), and resuming with ``last_epoch``.
-    """
+from dlcourse.validate import KeywordChecked, check_arg
+
+
+class LRScheduler(KeywordChecked):
+    """Base class of the schedules, as ``torch.optim.lr_scheduler.LRScheduler``: ``lr_at(t)`` is the schedule
+    in closed form, t = ``last_epoch`` (0 after construction, +1 at every ``step()``), and ``step()`` writes
+    it into ``optimizer.lr``. ``base_lr`` is the optimizer's lr when the first scheduler was attached (kept
+    in ``optimizer.initial_lr``). Not supported: chaining schedulers on one optimizer (use SequentialLR),
+    resuming with ``last_epoch``. StepLR, MultiStepLR, OneCycleLR, CyclicLR and ReduceLROnPlateau are in
+    ``schedulers_more.py``."""
 
     def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer):
+        if not isinstance(getattr(optimizer, "params", None), dict):     # ours (the chapter's or the package's)
             raise TypeError(f"{type(self).__name__} needs a numpy_optim optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         if not hasattr(optimizer, "initial_lr"):
@@ -863,29 +771,16 @@ class LambdaLR(LRScheduler):
         return self.base_lr * self.lr_lambda(t)
 
 
-class StepLR(LRScheduler):
-    """lr_t = base_lr * gamma ** floor(t / step_size): multiply by gamma every step_size steps."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        _check("step_size", step_size, isinstance(step_size, int) and step_size >= 1, "an int >= 1")
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer)
+# %% [markdown]
+# Three closed forms: $\eta_t = \eta_0\,\gamma^t$ (`ExponentialLR`, e.g. $\times 0.95$ per epoch; the range test
+# below uses it with $\gamma > 1$); the schedule most used today, **cosine annealing**, $\eta_t = \eta_{\min} + (\eta_0 - \eta_{\min})\,
+# \tfrac12\big(1 + \cos(\pi t / T_{\max})\big)$, half a cosine from $\eta_0$ down to $\eta_{\min}$; and a linear
+# ramp of the factor, $\eta_t = \eta_0\,\big(s + (e - s)\min(t, T)/T\big)$ (`LinearLR`), a **warm-up** when $s < e$:
+# small steps first, while Adam's $\hat v$ (or a network's early, large gradients) are still unreliable.
 
-    def lr_at(self, t):
-        return self.base_lr * self.gamma ** (t // self.step_size)
-
-
-class MultiStepLR(LRScheduler):
-    """lr_t = base_lr * gamma ** (number of milestones <= t): multiply by gamma at each milestone."""
-
-    def __init__(self, optimizer, milestones, gamma=0.1):
-        self.milestones, self.gamma = sorted(milestones), gamma
-        super().__init__(optimizer)
-
-    def lr_at(self, t):
-        return self.base_lr * self.gamma ** bisect.bisect_right(self.milestones, t)
-
-
+# %%
+#| export numpy_optim.schedulers
 class ExponentialLR(LRScheduler):
     """lr_t = base_lr * gamma ** t: multiply by gamma at every step."""
 
@@ -902,7 +797,7 @@ class CosineAnnealingLR(LRScheduler):
     to eta_min in T_max steps (and back up after T_max, as in PyTorch: stop stepping at T_max)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
-        _check("T_max", T_max, isinstance(T_max, int) and T_max >= 1, "an int >= 1")
+        check_arg("T_max", T_max, isinstance(T_max, int) and T_max >= 1, "an int >= 1")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -915,15 +810,25 @@ class LinearLR(LRScheduler):
     a linear ramp of the factor over total_iters steps (a *warm-up* when start_factor < end_factor)."""
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
-        _check("start_factor", start_factor, 0 < start_factor <= 1, "in (0, 1]")
-        _check("end_factor", end_factor, 0 <= end_factor <= 1, "in [0, 1]")
-        _check("total_iters", total_iters, isinstance(total_iters, int) and total_iters >= 1, "an int >= 1")
+        check_arg("start_factor", start_factor, 0 < start_factor <= 1, "in (0, 1]")
+        check_arg("end_factor", end_factor, 0 <= end_factor <= 1, "in [0, 1]")
+        check_arg("total_iters", total_iters, isinstance(total_iters, int) and total_iters >= 1, "an int >= 1")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer)
 
     def lr_at(self, t):
         frac = min(self.total_iters, t) / self.total_iters
         return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+
+
+# %% [markdown]
+# `SequentialLR` runs one schedule after the other, each restarted at its own $t = 0$: a warm-up and then
+# a cosine is `SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, T_max=95)],
+# milestones=[5])`.
+
+# %%
+#| export numpy_optim.schedulers
+import bisect
 
 
 class SequentialLR(LRScheduler):
@@ -966,182 +871,20 @@ class SequentialLR(LRScheduler):
         return self.schedulers[i].lr_at(t - (self.milestones[i - 1] if i > 0 else 0))
 
 
-def _set_momentum(optimizer, momentum):
-    """Set the 'momentum' of SGD/RMSprop, or beta1 of Adam(W), as OneCycleLR and CyclicLR cycle it."""
-    if isinstance(optimizer, Adam):
-        optimizer.betas = (momentum, optimizer.betas[1])
-    else:
-        optimizer.momentum = momentum
-
-
-def _check_momentum_optimizer(optimizer, cycle_momentum):
-    if cycle_momentum and not hasattr(optimizer, "momentum") and not hasattr(optimizer, "betas"):
-        raise ValueError(f"cycle_momentum=True needs an optimizer with momentum or betas, "
-                         f"not {type(optimizer).__name__}; pass cycle_momentum=False")
-
-
-class OneCycleLR(LRScheduler):
-    """The one-cycle policy (Smith & Topin, 2019), as torch.optim.lr_scheduler.OneCycleLR.
-
-    From initial = max_lr / div_factor up to max_lr during the first pct_start of total_steps, then down
-    to initial / final_div_factor (three_phase: up, back down to initial, then down to the minimum).
-    Phases end at steps pct_start * total_steps - 1 (2 * pct_start * total_steps - 2) and total_steps - 1;
-    within a phase from a to b, at fraction p of it: cos: b + (a - b) (1 + cos(pi p)) / 2; linear:
-    a + (b - a) p. With cycle_momentum, the momentum (beta1 for Adam) goes the opposite way,
-    max_momentum -> base_momentum -> max_momentum.
-    """
-
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor=25.0, final_div_factor=1e4, three_phase=False):
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("OneCycleLR needs total_steps, or epochs and steps_per_epoch")
-            _check("epochs", epochs, isinstance(epochs, int) and epochs > 0, "a positive int")
-            _check("steps_per_epoch", steps_per_epoch, isinstance(steps_per_epoch, int) and steps_per_epoch > 0,
-                   "a positive int")
-            total_steps = epochs * steps_per_epoch
-        _check("total_steps", total_steps, isinstance(total_steps, int) and total_steps > 0, "a positive int")
-        _check("pct_start", pct_start, isinstance(pct_start, float) and 0 <= pct_start <= 1, "a float in [0, 1]")
-        _check("anneal_strategy", anneal_strategy, anneal_strategy in ("cos", "linear"), "'cos' or 'linear'")
-        _check_momentum_optimizer(optimizer, cycle_momentum)
-        self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
-        initial = max_lr / div_factor
-        lo, hi = initial / final_div_factor, max_lr
-        if three_phase:
-            self.phases = [(pct_start * total_steps - 1, initial, hi, max_momentum, base_momentum),
-                           (2 * pct_start * total_steps - 2, hi, initial, base_momentum, max_momentum),
-                           (total_steps - 1, initial, lo, max_momentum, max_momentum)]
-        else:
-            self.phases = [(pct_start * total_steps - 1, initial, hi, max_momentum, base_momentum),
-                           (total_steps - 1, hi, lo, base_momentum, max_momentum)]
-        optimizer.initial_lr = initial            # as PyTorch, which overwrites the base lr
-        if cycle_momentum:
-            _set_momentum(optimizer, max_momentum)
-        super().__init__(optimizer)
-
-    def _anneal(self, start, end, pct):
-        if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (end - start) * pct + start
-
-    def _lr_and_momentum(self, t):
-        if t > self.total_steps:
-            raise ValueError(f"OneCycleLR was stepped {t} times but its total_steps is {self.total_steps}")
-        start = 0.0
-        for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self.phases):
-            if t <= end or i == len(self.phases) - 1:
-                pct = (t - start) / (end - start)
-                return self._anneal(lr_a, lr_b, pct), self._anneal(m_a, m_b, pct)
-            start = end
-
-    def lr_at(self, t):
-        return self._lr_and_momentum(t)[0]
-
-    def step(self):
-        super().step()
-        if self.cycle_momentum:
-            _set_momentum(self.optimizer, self._lr_and_momentum(self.last_epoch)[1])
-
-
-class CyclicLR(LRScheduler):
-    """Cyclical learning rates (Smith, 2017), as torch.optim.lr_scheduler.CyclicLR.
-
-    A triangle between base_lr and max_lr, step_size_up steps up and step_size_down (default: the
-    same) down. mode 'triangular2' halves the height every cycle, 'exp_range' multiplies it by
-    gamma ** t, or give your own scale_fn. With cycle_momentum, momentum goes the opposite way.
-
-        cycle = floor(1 + t / (up + down)),  x = 1 + t / (up + down) - cycle      (position in the cycle)
-        h = x / r if x <= r else (x - 1) / (r - 1),  with r = up / (up + down)
-        lr_t = base_lr + (max_lr - base_lr) * h * scale_fn(cycle or t)
-    """
-
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
-                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
-                 max_momentum=0.9):
-        if scale_fn is None:
-            _check("mode", mode, mode in ("triangular", "triangular2", "exp_range"),
-                   "'triangular', 'triangular2' or 'exp_range'")
-            scale_fn, scale_mode = {"triangular": (lambda x: 1.0, "cycle"),
-                                    "triangular2": (lambda x: 1 / 2.0 ** (x - 1), "cycle"),
-                                    "exp_range": (lambda x: gamma ** x, "iterations")}[mode]
-        _check_momentum_optimizer(optimizer, cycle_momentum)
-        up = float(step_size_up)
-        down = float(step_size_down) if step_size_down is not None else up
-        self.total_size, self.step_ratio = up + down, up / (up + down)
-        self.max_lr, self.mode, self.gamma, self.scale_fn, self.scale_mode = max_lr, mode, gamma, scale_fn, scale_mode
-        self.cycle_momentum, self.base_momentum, self.max_momentum = cycle_momentum, base_momentum, max_momentum
-        optimizer.lr = base_lr
-        if cycle_momentum:
-            _set_momentum(optimizer, max_momentum)
-        super().__init__(optimizer)
-        self.base_lr = base_lr
-
-    def _height(self, t):
-        cycle = math.floor(1 + t / self.total_size)
-        x = 1.0 + t / self.total_size - cycle
-        h = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
-        return h * self.scale_fn(cycle if self.scale_mode == "cycle" else t)
-
-    def lr_at(self, t):
-        return self.base_lr + (self.max_lr - self.base_lr) * self._height(t)
-
-    def step(self):
-        super().step()
-        if self.cycle_momentum:
-            m = self.max_momentum - (self.max_momentum - self.base_momentum) * self._height(self.last_epoch)
-            _set_momentum(self.optimizer, m)
-
-
-class ReduceLROnPlateau(_Validated):
-    """Multiply the lr by ``factor`` when a metric has stopped improving, as
-    torch.optim.lr_scheduler.ReduceLROnPlateau. Call ``step(metrics)`` after each evaluation.
-
-    "Improving" (mode 'min', threshold_mode 'rel'): metric < best * (1 - threshold); 'abs': metric <
-    best - threshold; mode 'max' mirrors both. After more than ``patience`` steps without improvement the
-    lr is reduced (never below ``min_lr``; changes smaller than ``eps`` are skipped), then ``cooldown``
-    steps are ignored.
-    """
-
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau needs a numpy_optim optimizer, got {type(optimizer).__name__}")
-        _check("factor", factor, factor < 1.0, "< 1")
-        _check("mode", mode, mode in ("min", "max"), "'min' or 'max'")
-        _check("threshold_mode", threshold_mode, threshold_mode in ("rel", "abs"), "'rel' or 'abs'")
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
-        self.threshold, self.threshold_mode, self.cooldown, self.min_lr, self.eps = (
-            threshold, threshold_mode, cooldown, min_lr, eps)
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
-
-    def is_better(self, a, best):
-        if self.mode == "min":
-            return a < best * (1 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
-        return a > best * (1 + self.threshold) if self.threshold_mode == "rel" else a > best + self.threshold
-
-    def step(self, metrics):
-        current = float(metrics)
-        self.last_epoch += 1
-        if self.is_better(current, self.best):
-            self.best, self.num_bad_epochs = current, 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:             # in cooldown: bad steps do not count
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            new_lr = max(self.optimizer.lr * self.factor, self.min_lr)
-            if self.optimizer.lr - new_lr > self.eps:
-                self.optimizer.lr = new_lr
-            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-
-    def get_last_lr(self):
-        return [self.optimizer.lr]
-
-
 # %% [markdown]
+# The rest of `torch.optim.lr_scheduler` is API rather than new ideas. Each one is in the package
+# (`dlcourse/numpy_optim/schedulers_more.py`, same names, arguments and defaults), and the tests compare
+# each with its `torch.optim.lr_scheduler` twin step by step (`tests/test_numpy_optim.py`, learning rate and
+# momentum):
+#
+# | schedule | $\eta_t$, or the rule | torch twin (`lr_scheduler.`) |
+# |---|---|---|
+# | `StepLR(step_size, gamma)` | $\eta_0\,\gamma^{\lfloor t/\text{step\_size}\rfloor}$ (e.g. $\times 0.1$ every 30 epochs) | `StepLR` |
+# | `MultiStepLR(milestones, gamma)` | $\eta_0\,\gamma^{\#\{m \le t\}}$ ($\times 0.1$ at chosen epochs) | `MultiStepLR` |
+# | `OneCycleLR(max_lr, total_steps, pct_start)` | up from $\eta_{\max}/25$ to $\eta_{\max}$ in the first 30%, then (cosine) down to $\eta_{\max}/(25\cdot 10^4)$; the momentum (Adam's $\beta_1$) goes the opposite way | `OneCycleLR` |
+# | `CyclicLR(base_lr, max_lr, step_size_up)` | triangles between the two rates; `'triangular2'` halves the height each cycle; momentum cycles opposite | `CyclicLR` |
+# | `ReduceLROnPlateau(factor, patience)` | $\times$ `factor` when a monitored metric (`step(metric)`) stops improving for more than `patience` steps | `ReduceLROnPlateau` |
+#
 # The schedules the lectures list ("×0.1 at fixed epochs; ×0.95 per epoch; step every k; linear; cosine;
 # warm-up; on plateau; repeated cosine; annealed triangular"), over 100 steps from $\eta_0 = 0.1$. The
 # *repeated cosine* (warm restarts, Loshchilov & Hutter 2017; PyTorch's `CosineAnnealingWarmRestarts`) is
@@ -1151,7 +894,7 @@ class ReduceLROnPlateau(_Validated):
 # %%
 def schedule_curve(make_scheduler, M, steps=100, lr=0.1, metric=None):
     """The learning rate at steps 0..steps of ``make_scheduler(optimizer, M)`` on a dummy parameter, where
-    M is this chapter's namespace or torch.optim.lr_scheduler (the optimizer is SGD, momentum 0.9, of each)."""
+    M is our namespace or torch.optim.lr_scheduler (the optimizer is SGD, momentum 0.9, of each)."""
     if M is torch.optim.lr_scheduler:
         w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
         w.grad = torch.zeros(1, dtype=torch.float64)
@@ -1171,7 +914,10 @@ def schedule_curve(make_scheduler, M, steps=100, lr=0.1, metric=None):
     return np.array(lrs)
 
 
-class ours:                                      # this chapter's schedulers, as a namespace like torch's
+from dlcourse.numpy_optim import CyclicLR, MultiStepLR, OneCycleLR, ReduceLROnPlateau, StepLR   # the rest
+
+
+class ours:                                      # our schedulers, as a namespace like torch's
     StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR = (
         StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR)
     SequentialLR, LambdaLR, OneCycleLR, CyclicLR, ReduceLROnPlateau = (
@@ -1218,19 +964,12 @@ plt.show()
 # curve; a common, more conservative rule is **one decade below the minimum** of the curve.
 
 # %%
-#| export numpy_optim
+#| export numpy_optim.loop
 def lr_range_test(model, X, y, optimizer, lr_min=1e-5, lr_max=10.0, steps=150, batch_size=32, seed=0,
                   blowup=4.0, loss_fn=None):
-    """The learning-rate range test: one short run with the lr growing geometrically from lr_min to lr_max.
-
-    Args:
-        model, optimizer: a fresh numpy_nn model and an optimizer on its params (its lr is replaced).
-        X, y: training data; minibatches of ``batch_size`` are drawn at random (``seed``).
-        steps: number of steps K; the lr is multiplied by gamma = (lr_max / lr_min) ** (1 / (K - 1)).
-        blowup: stop once the loss is above blowup times the first loss (or not finite).
-    Returns:
-        (lrs, losses): the lr and the minibatch loss of every step taken (arrays of equal length).
-    """
+    """The learning-rate range test on a fresh model and an optimizer on its params: ``steps`` random minibatches
+    (``seed``), the lr growing geometrically from lr_min to lr_max (an ExponentialLR); stops once the loss is
+    above ``blowup`` times the first one (or not finite). Returns (lrs, losses), one entry per step taken."""
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
     batch_rng = np.random.default_rng(seed)
     optimizer.lr = lr_min
@@ -1340,7 +1079,7 @@ print("largest relative difference of the learning rates:", f"{max(schedule_erro
 
 # %%
 torch.manual_seed(0)
-torch_mlp = tnn.Sequential(tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 10)).double()
+torch_mlp = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).double()
 numpy_mlp = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
 numpy_mlp.load_state_dict(torch_mlp.state_dict())
 twin_batches = [rng.choice(N, 32, replace=False) for _ in range(150)]
@@ -1363,7 +1102,7 @@ opt_t = torch.optim.Adam(torch_mlp.parameters(), lr=1e-2)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     sched_t = warmup_cosine(opt_t, torch.optim.lr_scheduler)
-tce, torch_losses = tnn.CrossEntropyLoss(), []
+tce, torch_losses = nn.CrossEntropyLoss(), []
 for idx in twin_batches:
     loss = tce(torch_mlp(torch.from_numpy(X_tr[idx])), torch.from_numpy(y_tr[idx]))
     opt_t.zero_grad()
@@ -1392,27 +1131,27 @@ print(f"Adam + warm-up/cosine, 150 steps: loss {numpy_losses[0]:.3f} -> {numpy_l
 def torch_mlp_run(lr, seed, schedule=None, epochs=15):
     """SGD + momentum on the digits with train.fit; returns the History, plus the final validation accuracy."""
     torch.manual_seed(seed)
-    model = tnn.Sequential(tnn.Linear(64, 128), tnn.ReLU(), tnn.Linear(128, 10)).to(device)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if schedule == "cosine" else None
     train_loader = data.to_loader(digits.X_train, digits.y_train, batch_size=32, seed=seed, device=device)
     val_loader = data.to_loader(digits.X_val, digits.y_val, batch_size=512, shuffle=False, device=device)
-    history = train.fit(model, train_loader, tnn.CrossEntropyLoss(), optimizer, epochs=epochs,
+    history = train.fit(model, train_loader, nn.CrossEntropyLoss(), optimizer, epochs=epochs,
                         val_loader=val_loader, scheduler=scheduler, metrics={})
     with torch.no_grad():
         logits = model(torch.as_tensor(digits.X_val, device=device))
-    history.val_acc = (logits.argmax(1).cpu().numpy() == digits.y_val).mean()
+    history.val_acc = accuracy(logits, digits.y_val)
     return history
 
 
 torch_val_by_lr = {lr: torch_mlp_run(lr, seed=0, epochs=8).val_loss[-1] for lr in (0.03, 0.1, 0.3)}
 torch_lr = min(torch_val_by_lr, key=torch_val_by_lr.get)
 torch_runs = {(schedule, seed): torch_mlp_run(torch_lr, seed, schedule) for schedule in (None, "cosine")
-              for seed in range(3)}
+              for seed in SEEDS}
 print("validation loss after 8 epochs by learning rate (constant, seed 0):",
       {k: round(v, 3) for k, v in torch_val_by_lr.items()})
 for schedule in (None, "cosine"):
-    runs = [torch_runs[schedule, s] for s in range(3)]
+    runs = [torch_runs[schedule, s] for s in SEEDS]
     print(f"lr {torch_lr}, {schedule or 'constant':<8}: final train loss "
           + ", ".join(f"{h.train_loss[-1]:.4f}" for h in runs) + ";  validation loss "
           + ", ".join(f"{h.val_loss[-1]:.3f}" for h in runs) + ";  validation accuracy "
@@ -1554,7 +1293,11 @@ lbfgs = minimize(reg_objective, np.zeros(650), jac=True, method="L-BFGS-B",
 F_star = lbfgs.fun
 print(f"F* = {F_star:.10f} (L-BFGS, {lbfgs.nit} iterations, gradient norm {np.linalg.norm(lbfgs.jac):.1e})")
 
+# %% [markdown]
+# Now SGD from a random start, recording the gap $F(\theta_t) - F^\star$ every 25 steps; the noise floor of a
+# constant rate is the mean gap over the last third of the run.
 
+# %%
 def sgd_gaps(lr, schedule, seed, steps=2000, batch=16, every=25):
     """Run SGD on the regularised softmax regression; return (steps, gap F - F*) every `every` steps."""
     r = np.random.default_rng(seed)
@@ -1578,14 +1321,14 @@ def sgd_gaps(lr, schedule, seed, steps=2000, batch=16, every=25):
 
 
 floor_settings = [(0.1, "constant"), (0.2, "constant"), (0.4, "constant"), (0.4, "cosine"), (0.4, "1/t")]
-floor_runs = {(lr, sch, seed): sgd_gaps(lr, sch, seed) for lr, sch in floor_settings for seed in range(3)}
+floor_runs = {(lr, sch, seed): sgd_gaps(lr, sch, seed) for lr, sch in floor_settings for seed in SEEDS}
 floors = {k: gaps[steps > 1333].mean() for k, (steps, gaps) in floor_runs.items()}    # mean over the last third
 finals = {k: gaps[-1] for k, (steps, gaps) in floor_runs.items()}
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for i, (lr, sch) in enumerate(floor_settings):
-    steps_ = floor_runs[lr, sch, 0][0]
-    mean_gap = np.exp(np.mean([np.log(floor_runs[lr, sch, s][1]) for s in range(3)], axis=0))   # geometric mean
+    steps_ = floor_runs[lr, sch, SEEDS[0]][0]
+    mean_gap = np.exp(np.mean([np.log(floor_runs[lr, sch, s][1]) for s in SEEDS], axis=0))   # geometric mean
     ax.semilogy(steps_, mean_gap, color=f"C{i}", lw=1.5 if sch != "constant" else 1,
                 ls="-" if sch == "constant" else "--", label=f"{sch}, lr {lr}")
 ax.set(xlabel="SGD step", ylabel=r"$F(\theta_t) - F^\star$ (mean of 3 seeds)",
@@ -1594,7 +1337,7 @@ ax.legend(fontsize=8, ncol=2)
 plt.show()
 for lr, sch in floor_settings:
     key = "floor (last third)" if sch == "constant" else "final gap"
-    vals = [floors[lr, sch, s] if sch == "constant" else finals[lr, sch, s] for s in range(3)]
+    vals = [floors[lr, sch, s] if sch == "constant" else finals[lr, sch, s] for s in SEEDS]
     print(f"{sch:<9} lr {lr:<5} {key}: " + ", ".join(f"{v:.2e}" for v in vals))
 
 # %% [markdown]
@@ -1617,7 +1360,7 @@ def mlp_train(lr, seed, epochs=20, **kwargs):
     model = fresh_mlp(seed)
     hist = train_classifier(model, X_tr, y_tr, SGD(model.params, lr=lr, momentum=0.9), epochs, batch_size=32,
                             X_val=X_va, y_val=y_va, seed=seed, **kwargs)
-    hist["val_acc"] = np.mean(model(X_va).argmax(1) == y_va) if hist["diverged_at"] is None else np.nan
+    hist["val_acc"] = accuracy(model(X_va), y_va) if hist["diverged_at"] is None else np.nan
     return hist
 
 
@@ -1634,19 +1377,18 @@ print(f"grid choice: lr = 2^{int(np.log2(grid_best))} = {grid_best:.3g}")
 
 # %%
 range_tests = {}
-for seed in range(3):
+for seed in SEEDS:
     model = fresh_mlp(seed)
     range_tests[seed] = lr_range_test(model, X_tr, y_tr, SGD(model.params, lr=1e-5, momentum=0.9), seed=seed)
 suggestions = {seed: suggest_lr(*rt) for seed, rt in range_tests.items()}
 
 fig, ax = plt.subplots(figsize=(7, 4))
-for seed, (lrs_rt, losses_rt) in range_tests.items():
-    ax.semilogx(lrs_rt, losses_rt, color=f"C{seed}", alpha=0.25, lw=0.8)
-    ax.semilogx(lrs_rt, smooth(losses_rt), color=f"C{seed}", label=f"seed {seed} (smoothed)")
-    ax.plot(suggestions[seed]["steepest"], np.interp(suggestions[seed]["steepest"], lrs_rt, smooth(losses_rt)),
-            "v", color=f"C{seed}", ms=9)
-    ax.plot(suggestions[seed]["decade_below"], np.interp(suggestions[seed]["decade_below"], lrs_rt, smooth(losses_rt)),
-            "o", color=f"C{seed}", ms=8, mfc="none")
+for i, (seed, (lrs_rt, losses_rt)) in enumerate(range_tests.items()):
+    ax.semilogx(lrs_rt, losses_rt, color=f"C{i}", alpha=0.25, lw=0.8)
+    ax.semilogx(lrs_rt, smooth(losses_rt), color=f"C{i}", label=f"seed {seed} (smoothed)")
+    for rule, marker in (("steepest", "v"), ("decade_below", "o")):
+        lr_pick = suggestions[seed][rule]
+        ax.plot(lr_pick, np.interp(lr_pick, lrs_rt, smooth(losses_rt)), marker, color=f"C{i}", ms=9, mfc="none")
 for x_text, text in [(3e-5, "too small:\nflat"), (2e-3, "learning:\nfalling"), (1.5, "too large:\nexploding")]:
     ax.text(x_text, 3.3, text, fontsize=9, ha="center")
 ax.set(xlabel="learning rate (grows every step)", ylabel="minibatch loss", ylim=(0, 4),
@@ -1663,12 +1405,12 @@ for seed, sug in suggestions.items():
 
 # %%
 full_runs = {}
-for seed in range(3):
+for seed in SEEDS:
     for label, lr in [("steepest", suggestions[seed]["steepest"]), ("decade below", suggestions[seed]["decade_below"]),
                       ("1e-4", 1e-4), ("3.0", 3.0)]:
         full_runs[label, seed] = mlp_train(lr, seed)
 for label in ("steepest", "decade below", "1e-4", "3.0"):
-    runs = [full_runs[label, s] for s in range(3)]
+    runs = [full_runs[label, s] for s in SEEDS]
     print(f"{label:<13} " + ";  ".join(f"val loss {h['val_loss'][-1]:.3f}, acc {h['val_acc']:.3f}"
                                          if h["diverged_at"] is None else f"diverged at step {h['diverged_at']}"
                                          for h in runs))
@@ -1694,17 +1436,17 @@ def deep_mlp(seed):
 
 
 clip_runs = {}
-for seed in range(3):
+for seed in SEEDS:
     for clip in (None, 1.0):
         model = deep_mlp(seed)
         hist = train_classifier(model, X_tr, y_tr, SGD(model.params, lr=0.3, momentum=0.9), epochs=10,
                                 X_val=X_va, y_val=y_va, seed=seed, max_grad_norm=clip)
-        hist["val_acc"] = np.mean(model(X_va).argmax(1) == y_va) if hist["diverged_at"] is None else np.nan
+        hist["val_acc"] = accuracy(model(X_va), y_va) if hist["diverged_at"] is None else np.nan
         clip_runs[clip, seed] = hist
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for (clip, seed), hist in clip_runs.items():
-    style = dict(color="C3" if clip is None else "C2", alpha=0.8, lw=1, label=None if seed else
+    style = dict(color="C3" if clip is None else "C2", alpha=0.8, lw=1, label=None if seed != SEEDS[0] else
                  ("no clipping" if clip is None else "clipped at norm 1"))
     axes[0].semilogy(hist["grad_norm"], **style)
     axes[1].plot(hist["step_loss"], **style)
@@ -1718,8 +1460,8 @@ plt.show()
 for clip in (None, 1.0):
     print(f"max_grad_norm {clip}: " + ";  ".join(
         f"diverged at step {h['diverged_at']}" if h["diverged_at"] is not None else f"val acc {h['val_acc']:.3f}"
-        for h in (clip_runs[clip, s] for s in range(3))) + f";  largest gradient norm "
-        + ", ".join(f"{max(clip_runs[clip, s]['grad_norm']):.0f}" for s in range(3)))
+        for h in (clip_runs[clip, s] for s in SEEDS)) + f";  largest gradient norm "
+        + ", ".join(f"{max(clip_runs[clip, s]['grad_norm']):.0f}" for s in SEEDS))
 
 # %% [markdown]
 # ### Seeds: convex problems, tiny nets and big nets
@@ -1729,7 +1471,7 @@ for clip in (None, 1.0):
 
 # %%
 convex_F = [minimize(reg_objective, np.random.default_rng(s).normal(0, 1, 650), jac=True, method="L-BFGS-B",
-                     options=dict(maxiter=2000, gtol=1e-10, ftol=1e-15)).fun for s in range(3)]
+                     options=dict(maxiter=2000, gtol=1e-10, ftol=1e-15)).fun for s in SEEDS]
 print("F at the end, three random starts:", ", ".join(f"{f:.10f}" for f in convex_F))
 
 # %% [markdown]
@@ -1760,7 +1502,7 @@ def fit_1d(H, seed):
     return sse_and_grad(theta0, H)[0], res.fun, res.nit
 
 
-seed_runs = {H: [fit_1d(H, s) for s in range(6)] for H in (6, 20)}
+seed_runs = {H: [fit_1d(H, s) for s in dlcourse.seeds(6)] for H in (6, 20)}
 for H, runs in seed_runs.items():
     print(f"{3 * H + 1:3d} weights: start SSE " + ", ".join(f"{r[0]:.1f}" for r in runs) + "\n"
           f"             end SSE   " + ", ".join(f"{r[1]:.3f}" for r in runs) + "  (iterations "
@@ -1801,7 +1543,7 @@ fig = lr_sweep_figure(lrs=sweep_lrs, optimizer="SGD + momentum", schedule="const
 plt.show()
 widget_runs = {lr: mlp_run("SGD + momentum", lr, "constant", 32) for lr in sweep_lrs}
 for schedule in ("constant", "warm-up + cosine"):
-    runs = [mlp_run("Adam", 0.1, schedule, 32, seed=s) for s in range(3)]
+    runs = [mlp_run("Adam", 0.1, schedule, 32, seed=s) for s in SEEDS]
     print(f"Adam, lr 0.1, {schedule:<16}: " + ";  ".join(
         f"diverged at step {r['diverged_at']}" if r["diverged_at"] is not None
         else f"val loss {r['val_loss'][-1]:.3f}, acc {r['val_acc']:.3f}" for r in runs))
@@ -1819,19 +1561,16 @@ assert quiz_dist["A"] > 1 and quiz_dist["B"] > 0.4 and quiz_dist["C"] < 0.1 and 
 print("quiz: lr 0.215 > 2/lambda_max diverges, 0.003 crawls, 0.1 and 0.18 converge")
 assert all(threshold_ok.values())
 print("quadratic: GD converges just below 2(1 + momentum)/lambda_max and diverges just above it")
-
 assert mom_steps[best_mom] < gd_steps[best_gd] / 2
 print("momentum reaches F < 1e-10 on the bowl in less than half the steps of tuned gradient descent")
 
 assert -1.1 < var_slope < -0.9 and 0.9 < var_ratio.min() and var_ratio.max() < 1.1
 print("minibatch gradient variance falls as 1/B (slope -1, within 10% of sigma^2/B * (N-B)/(N-1))")
-
 assert ema_diff < 1e-12
 print("the lecture's moving-average momentum = SGD momentum with the learning rate times (1 - beta)")
 
 assert adagrad_runs[0.0]["diverged_at"] == 1 and adagrad_runs[1e-10]["diverged_at"] is None
 print("Adagrad without eps: NaN at the first step on the digits (blank pixels); with eps it trains")
-
 assert abs(first_steps[0][0] - np.sqrt(1000) / 10) < 1e-9 and all(abs(b - 1) < 1e-9 for _, b in first_steps)
 print("Adam's first step is 3.16 lr per coordinate without bias correction, lr with it")
 
@@ -1844,15 +1583,15 @@ assert curve_diff.max() < 1e-10
 print(f"{len(optim_errors)} optimizers and {len(schedule_errors)} schedules equal torch.optim to 1e-12; "
       "an Adam + warm-up/cosine training run equals PyTorch's")
 
-assert all(torch_runs[sch, s].val_acc >= 0.95 for sch in (None, "cosine") for s in range(3))
-assert all(torch_runs[None, s].train_loss[-1] < torch_runs["cosine", s].train_loss[-1] for s in range(3))
+assert all(torch_runs[sch, s].val_acc >= 0.95 for sch in (None, "cosine") for s in SEEDS)
+assert all(torch_runs[None, s].train_loss[-1] < torch_runs["cosine", s].train_loss[-1] for s in SEEDS)
 print("PyTorch MLP: constant and cosine both reach validation accuracy >= 0.95; the constant rate "
       "reaches the lower training loss on every seed")
 
-floor_ratio = [floors[0.4, "constant", s] / floors[0.1, "constant", s] for s in range(3)]
-assert all(floors[0.1, "constant", s] < floors[0.2, "constant", s] < floors[0.4, "constant", s] for s in range(3))
+floor_ratio = [floors[0.4, "constant", s] / floors[0.1, "constant", s] for s in SEEDS]
+assert all(floors[0.1, "constant", s] < floors[0.2, "constant", s] < floors[0.4, "constant", s] for s in SEEDS)
 assert all(2 < r < 8 for r in floor_ratio)
-assert all(finals[0.4, sch, s] < floors[0.1, "constant", s] / 2 for sch in ("cosine", "1/t") for s in range(3))
+assert all(finals[0.4, sch, s] < floors[0.1, "constant", s] / 2 for sch in ("cosine", "1/t") for s in SEEDS)
 print("SGD noise floor grows with the constant learning rate (x4 lr -> floor x2 to x8, every seed); "
       "cosine and 1/t decay from lr 0.4 end below half the floor of constant lr 0.1 on every seed")
 
@@ -1860,22 +1599,19 @@ for seed, (lrs_rt, losses_rt) in range_tests.items():
     sm = smooth(losses_rt)
     assert abs(sm[20] / sm[0] - 1) < 0.05 and sm.min() < 0.5 * sm[0] and len(lrs_rt) < 150   # flat, falls, explodes
 print("range test: flat, falling and exploding regions on every seed")
-
-for seed in range(3):
+for seed in SEEDS:
     good = [full_runs[label, seed] for label in ("steepest", "decade below")]
     assert all(h["diverged_at"] is None and h["val_loss"][-1] < 0.15 for h in good)
     assert full_runs["1e-4", seed]["val_loss"][-1] > 2.0 and full_runs["3.0", seed]["diverged_at"] is not None
 print("both range-test picks train (validation loss < 0.15) on every seed; lr 1e-4 does not learn and lr 3 diverges")
 
-assert all(clip_runs[None, s]["diverged_at"] is not None for s in range(3))
-assert all(clip_runs[1.0, s]["diverged_at"] is None and clip_runs[1.0, s]["val_acc"] >= 0.85 for s in range(3))
+assert all(clip_runs[None, s]["diverged_at"] is not None for s in SEEDS)
+assert all(clip_runs[1.0, s]["diverged_at"] is None and clip_runs[1.0, s]["val_acc"] >= 0.85 for s in SEEDS)
 print("deeper MLP at lr 0.3: diverges without clipping, trains with clipping at norm 1 (val acc >= 0.85), every seed")
-
 assert max(convex_F) - min(convex_F) < 1e-8
 assert spread[6] > 10 and spread[20] < 2
 print("convex problem: same minimum from every start; 19-weight net: end errors differ > 10x across seeds; "
       "61-weight net: within 2x")
-
 assert widget_runs[10.0]["diverged_at"] is not None and widget_runs[0.1]["diverged_at"] is None
 assert widget_runs[0.1]["val_acc"] > 0.95 and widget_runs[1e-3]["val_loss"][-1] > 0.5
 print("explorer: lr 10 diverges, lr 0.1 trains (val acc > 0.95), lr 1e-3 is too slow in 30 epochs")

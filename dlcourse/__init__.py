@@ -1,15 +1,29 @@
 """dlcourse — the support package of the course *From NumPy to GPU*.
 
-Modules a newcomer can guess:
+Written by hand (the course's infrastructure):
 
 - :mod:`dlcourse.data`        every dataset of the course, offline and deterministic
 - :mod:`dlcourse.plots`       matplotlib helpers (decision boundaries, loss curves, image grids)
-- :mod:`dlcourse.train`       a small, readable PyTorch fit/evaluate loop
-- :mod:`dlcourse.widgets`     the interactive experiments (ipywidgets)
-- :mod:`dlcourse.checks`      exercise checks that explain the first thing that is wrong
-- :mod:`dlcourse.perceptron`  NumPy reference code of chapter 01 (generated from the chapter)
+- :mod:`dlcourse.train`       a small, readable PyTorch fit/evaluate loop and ``accuracy``
+- :mod:`dlcourse.timing`      best-of-N timings and the CPU/GPU timing table
+- :mod:`dlcourse.validate`    the one argument-checking module (errors that name the argument)
+- :mod:`dlcourse.lecun`       the locally connected layers of LeCun's 1989 networks (chapter 06)
+- :mod:`dlcourse.widgets`     the interactive experiments (ipywidgets), one module per chapter
+- :mod:`dlcourse.checks`      exercise checks that explain the first thing that is wrong, one module per chapter
 
-and, at the top level, :func:`device` and :func:`seed_everything`.
+Generated from the chapters' ``#| export`` cells by ``make export`` (never edit by hand):
+
+- :mod:`dlcourse.perceptron`  chapter 01's perceptron
+- :mod:`dlcourse.numpy_nn`    the NumPy layers and losses, one module per topic (``core``, ``activations``,
+  ``losses``, ``regularization``, ``conv``, ``residual``), re-exported by the package
+- :mod:`dlcourse.autograd`    chapter 03's scalar autograd engine
+- :mod:`dlcourse.gradcheck`   numerical gradients (chapter 03)
+- :mod:`dlcourse.parity`      the twin checker: a NumPy layer against its PyTorch twin (chapter 03)
+- :mod:`dlcourse.numpy_optim` optimizers, schedulers and the NumPy training loop (chapter 04)
+- :mod:`dlcourse.resnet`      chapter 07's ResNet-18 by hand
+
+At the top level: :func:`setup` (the first line of every chapter), :func:`seeds`, :func:`device` and
+:func:`seed_everything`.
 """
 from __future__ import annotations
 
@@ -18,7 +32,7 @@ import random
 
 import numpy as np
 
-__all__ = ["device", "seed_everything", "__version__"]
+__all__ = ["setup", "seeds", "add_to_class", "device", "seed_everything", "__version__"]
 __version__ = "0.1.0"
 
 
@@ -67,3 +81,67 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     else:
         torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def seeds(n: int, start: int = 0) -> list[int]:
+    """The ``n`` seeds an experiment is repeated over: ``start, start+1, ...`` shifted by the
+    environment variable ``DLCOURSE_SEED_SHIFT`` (default 0).
+
+    Chapters take every seed list from here, never from literals, so that ``make check-seeds``
+    can re-run them on seeds nobody looked at (``DLCOURSE_SEED_SHIFT=1000``).
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"seeds needs n >= 1, got {n}")
+    shift = os.environ.get("DLCOURSE_SEED_SHIFT", "0")
+    try:
+        shift = int(shift)
+    except ValueError:
+        raise ValueError(f"DLCOURSE_SEED_SHIFT must be an integer, got {shift!r}") from None
+    return [start + shift + i for i in range(n)]
+
+
+def setup(seed: int = 0, threads: int | None = 1):
+    """The first line of every chapter: ``rng, device = dlcourse.setup(seed=0, threads=1)``.
+
+    Seeds Python, NumPy and PyTorch (``seed`` shifted by ``DLCOURSE_SEED_SHIFT``, see :func:`seeds`),
+    limits PyTorch and the BLAS library to ``threads`` threads (the course's models are small: on a
+    busy 2-core machine one thread is up to 10x faster than two; ``None`` leaves the defaults), and
+    picks the device (:func:`device`).
+
+    Returns:
+        (numpy.random.Generator, torch.device)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    rng = seed_everything(seeds(1, start=int(seed))[0])
+    if threads is not None:
+        set_threads(threads)
+    return rng, device()
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` threads in PyTorch and in NumPy's BLAS (e.g. all cores for a timing table)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    torch.set_num_threads(int(threads))
+    global _blas_limits
+    _blas_limits = threadpool_limits(int(threads), user_api="blas")
+
+
+_blas_limits = None
+
+
+def add_to_class(cls):
+    """Decorator that adds the function below it to ``cls`` as a method (d2l's idiom), so that a long
+    class can be taught over several notebook cells::
+
+        @add_to_class(Value)
+        def backward(self): ...
+    """
+    def register(fn):
+        setattr(cls, fn.__name__, fn)
+    return register

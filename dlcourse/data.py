@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._validate import check_array, check_choice, check_float, check_int, check_same_length
+from .validate import check_array, check_choice, check_float, check_int, check_same_length
 
 __all__ = ["Split", "load_digits", "load_mnist1d", "make_toy", "TOYS", "LINEAR_SEPARATOR", "to_loader"]
 

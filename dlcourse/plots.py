@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._validate import check_array, check_int, check_same_length
+from .validate import check_array, check_int, check_same_length
 
 __all__ = ["decision_boundary", "loss_curves", "image_grid"]
 

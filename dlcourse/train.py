@@ -11,12 +11,27 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 __all__ = ["History", "fit", "evaluate", "accuracy", "show_progress"]
 
 
-def accuracy(logits, y) -> float:
-    """Fraction of rows of ``logits`` ``(B, C)`` whose argmax equals ``y`` ``(B,)``."""
-    return (logits.argmax(dim=1) == y).float().mean().item()
+def accuracy(scores, y) -> float:
+    """The course's one accuracy helper, for NumPy arrays and torch tensors alike.
+
+    ``scores`` ``(B, C)`` (logits or probabilities): the fraction of rows whose argmax equals ``y`` ``(B,)``.
+    ``scores`` ``(B,)``: predicted labels, compared with ``y`` directly (e.g. a perceptron's +-1).
+    """
+    if hasattr(scores, "detach"):
+        scores = scores.detach().cpu().numpy()
+    if hasattr(y, "detach"):
+        y = y.detach().cpu().numpy()
+    scores, y = np.asarray(scores), np.asarray(y)
+    if scores.ndim not in (1, 2) or len(scores) != len(y) or y.ndim != 1:
+        raise ValueError(f"accuracy expects scores (B, C) or predictions (B,) and labels (B,), "
+                         f"got shapes {scores.shape} and {y.shape}")
+    predicted = scores.argmax(axis=1) if scores.ndim == 2 else scores
+    return float(np.mean(predicted == y))
 
 
 @dataclass
@@ -98,7 +113,7 @@ def fit(model, train_loader, loss_fn: Callable, optimizer, epochs: int, val_load
     import torch
     from tqdm.auto import tqdm
 
-    from ._validate import check_int
+    from .validate import check_int
 
     check_int("epochs", epochs, 1)
     device = device or next(model.parameters()).device

@@ -1,6 +1,7 @@
 """Twin tests: the activations, their derivatives and the log-sum-exp family of dlcourse.numpy_nn
 (exported from chapter 02) against torch.nn.functional and autograd, in float64, on random shapes
-and argument values, with size-1 arrays and the extreme inputs 0 and +-50 in every case."""
+and argument values, with size-1 arrays and the extreme inputs 0 and +-50 in every case. An activation and its derivative are compared as a layer
+(tests/twins.py: Elementwise) with dlcourse.parity.twin_errors, upstream gradient 1."""
 import warnings
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dlcourse import numpy_nn as nnp
+from twins import Elementwise, TorchFunction, check_twin
 
 N_CONFIGS = 30
 TOL = dict(rtol=1e-12, atol=1e-14)
@@ -55,37 +57,33 @@ def _config(name, seed):
     return flat.reshape(shape), kwargs
 
 
-def _torch_value_and_grad(name, x, kwargs):
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    out = ELEMENTWISE[name][1](t, **kwargs)
-    (grad,) = torch.autograd.grad(out.sum(), t)
-    return out.detach().numpy(), grad.numpy()
+def _check_against_torch(name, x, kwargs, what):
+    """f and f_grad of numpy_nn against the torch function and autograd (d sum f(x) / dx = f'(x))."""
+    f, f_grad = getattr(nnp, name), getattr(nnp, f"{name}_grad")
+    return check_twin(Elementwise(f, f_grad, **kwargs), TorchFunction(ELEMENTWISE[name][1], **kwargs), x, what,
+                      grad_out=np.ones(np.shape(x)), **TOL)
 
 
 @pytest.mark.parametrize("name,seed", CASES)
 def test_activation_and_derivative_equal_torch(name, seed):
     x, kwargs = _config(name, seed)
     x_before = x.copy()
-    expected, expected_grad = _torch_value_and_grad(name, x, kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")                 # no overflow / invalid-value warnings
-        got = getattr(nnp, name)(x, **kwargs)
-        got_grad = getattr(nnp, f"{name}_grad")(x, **kwargs)
-    for value, reference in ((got, expected), (got_grad, expected_grad)):
+        values = getattr(nnp, name)(x, **kwargs), getattr(nnp, f"{name}_grad")(x, **kwargs)
+    for value in values:
         assert np.asarray(value).dtype == np.float64 and np.shape(value) == x.shape   # 0-d in: NumPy scalar out
-        np.testing.assert_allclose(value, reference, **TOL)
+    _check_against_torch(name, x, kwargs, f"{name}({kwargs}) seed {seed}, x {x.shape}")
     assert np.array_equal(x, x_before), "the input was modified in place"
 
 
 @pytest.mark.parametrize("name", list(ELEMENTWISE))
 def test_activations_do_not_overflow_on_huge_inputs(name):
     x = np.array([-1e4, -1000.0, -710.0, -50.0, 0.0, 50.0, 710.0, 1000.0, 1e4])
-    expected, expected_grad = _torch_value_and_grad(name, x, {})
     with np.errstate(over="raise", invalid="raise", divide="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
-        got, got_grad = getattr(nnp, name)(x), getattr(nnp, f"{name}_grad")(x)
-    np.testing.assert_allclose(got, expected, **TOL)
-    np.testing.assert_allclose(got_grad, expected_grad, **TOL)
+        getattr(nnp, name)(x), getattr(nnp, f"{name}_grad")(x)
+    _check_against_torch(name, x, {}, f"{name} on huge inputs")
 
 
 def test_derivatives_at_zero_follow_torch_conventions():

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conftest import built_book  # noqa: E402
 from tools import book  # noqa: E402
 
 SCRIPT_SRC = re.compile(r"""<script\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -106,7 +107,7 @@ def test_instructor_toc_is_the_student_toc_plus_solutions():
 @pytest.fixture(scope="module")
 def student_html() -> Path:
     try:
-        return book.build(ROOT)
+        return built_book()                 # shared with tests/test_e2e_book.py: built once per run
     except RuntimeError as err:  # the message carries the warnings and the end of the build log
         pytest.fail(str(err), pytrace=False)
 
@@ -114,7 +115,7 @@ def student_html() -> Path:
 @pytest.fixture(scope="module")
 def instructor_html() -> Path:
     try:
-        return book.build(ROOT, instructor=True)
+        return built_book(instructor=True)
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
 

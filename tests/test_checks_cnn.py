@@ -1,21 +1,16 @@
-"""Chapter 06 checks: fail on blanks and typical mistakes (with a useful message), pass on solutions."""
+"""Chapter 06 checks: fail on blanks and typical mistakes (with a useful message), pass on the solutions
+(solutions/06_cnn.py, see checks_harness.py)."""
 import numpy as np
-import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlcourse.checks import CheckFailed, cnn as check
+from checks_harness import assert_fails, check_tests, solution
+from dlcourse.checks import cnn as check
 
-
-def blank(*args):
-    raise NotImplementedError
+RIGHT = solution("06_cnn")
+shape_right, conv_right, backward_right = RIGHT.conv_output_shape, RIGHT.conv2d_im2col, RIGHT.conv2d_backward
 
 
 # ---- Task 1: output shape -----------------------------------------------------------------------
-def shape_right(input_shape, out_channels, kernel_size, stride=1, padding=0):
-    N, C, H, W = input_shape
-    return (N, out_channels, (H + 2 * padding - kernel_size) // stride + 1, (W + 2 * padding - kernel_size) // stride + 1)
-
-
 def shape_as_list(*args):
     return list(shape_right(*args))
 
@@ -37,10 +32,6 @@ def shape_keeps_input_channels(input_shape, out_channels, kernel_size, stride=1,
 def _windows(x, weight, stride, padding):
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     return sliding_window_view(xp, weight.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-
-
-def conv_right(x, weight, bias, stride=1, padding=0):
-    return np.einsum("nchwab,dcab->ndhw", _windows(x, weight, stride, padding), weight) + bias[None, :, None, None]
 
 
 def conv_no_bias(x, weight, bias, stride=1, padding=0):
@@ -65,19 +56,6 @@ def conv_mismatched_order(x, weight, bias, stride=1, padding=0):
 
 
 # ---- Task 3: convolution backward ---------------------------------------------------------------
-def backward_right(x, weight, grad_out, stride=1, padding=0):
-    D, C, kh, kw = weight.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    gxp, gw = np.zeros_like(xp), np.zeros_like(weight)
-    for i in range(grad_out.shape[2]):
-        for j in range(grad_out.shape[3]):
-            r, c = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
-            gw += np.einsum("nd,nchw->dchw", grad_out[:, :, i, j], xp[:, :, r, c])
-            gxp[:, :, r, c] += np.einsum("nd,dchw->nchw", grad_out[:, :, i, j], weight)
-    H, W = x.shape[2:]
-    return gxp[:, :, padding:padding + H, padding:padding + W], gw, grad_out.sum(axis=(0, 2, 3))
-
-
 def backward_keeps_padding(x, weight, grad_out, stride=1, padding=0):
     """Returns the gradient of the padded input: forgot to cut the padding off."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
@@ -115,13 +93,6 @@ def _pool_loop(x, grad_out, k, s, route):
     return gx
 
 
-def pool_right(x, grad_out, kernel_size, stride):
-    def route(g, window, value):
-        a, b = np.unravel_index(np.argmax(window), window.shape)
-        g[a, b] += value
-    return _pool_loop(x, grad_out, kernel_size, stride, route)
-
-
 def pool_to_all_ties(x, grad_out, kernel_size, stride):
     def route(g, window, value):
         g += value * (window == window.max())
@@ -141,42 +112,23 @@ def pool_assigns(x, grad_out, kernel_size, stride):
     return _pool_loop(x, grad_out, kernel_size, stride, route)
 
 
-@pytest.mark.parametrize("checker,wrong,message", [
-    (check.conv_output_shape, blank, "not implemented yet"),
-    (check.conv_output_shape, shape_forgets_padding, "value 2 of the result is"),
-    (check.conv_output_shape, shape_ceil, "integer division"),
-    (check.conv_output_shape, shape_keeps_input_channels, "value 1 of the result is"),
-    (check.conv2d_im2col, blank, "not implemented yet"),
-    (check.conv2d_im2col, conv_no_bias, "differs at index"),
-    (check.conv2d_im2col, conv_flipped_kernel, "do not flip the kernel"),
-    (check.conv2d_im2col, conv_ignores_stride, "has shape"),
-    (check.conv2d_im2col, conv_mismatched_order, "same (C, kh, kw) order"),
-    (check.conv2d_backward, blank, "not implemented yet"),
-    (check.conv2d_backward, backward_keeps_padding, "value 0 of the result has shape"),
-    (check.conv2d_backward, backward_bias_mean, "value 2 of the result differs"),
-    (check.conv2d_backward, backward_assigns_instead_of_adding, "windows overlap"),
-    (check.maxpool2d_backward, blank, "not implemented yet"),
-    (check.maxpool2d_backward, pool_like_average, "differs at index"),
-    (check.maxpool2d_backward, pool_to_all_ties, "FIRST maximum"),
-    (check.maxpool2d_backward, pool_assigns, "accumulate with +="),
-])
-def test_checks_fail_on_blanks_and_wrong_answers(checker, wrong, message):
-    with pytest.raises(CheckFailed) as excinfo:
-        checker(wrong)
-    assert message in str(excinfo.value)
-
-
-@pytest.mark.parametrize("checker,right", [
-    (check.conv_output_shape, shape_right), (check.conv_output_shape, shape_as_list),
-    (check.conv2d_im2col, conv_right), (check.conv2d_backward, backward_right),
-    (check.maxpool2d_backward, pool_right)])
-def test_checks_pass_on_solutions(checker, right, capsys):
-    checker(right)
-    assert "correct on" in capsys.readouterr().out
+test_checks_fail_on_blanks_and_wrong_answers, test_checks_pass_on_the_solutions = check_tests(check, RIGHT, [
+    ("conv_output_shape", shape_forgets_padding, "value 2 of the result is"),
+    ("conv_output_shape", shape_ceil, "integer division"),
+    ("conv_output_shape", shape_keeps_input_channels, "value 1 of the result is"),
+    ("conv2d_im2col", conv_no_bias, "differs at index"),
+    ("conv2d_im2col", conv_flipped_kernel, "do not flip the kernel"),
+    ("conv2d_im2col", conv_ignores_stride, "has shape"),
+    ("conv2d_im2col", conv_mismatched_order, "same (C, kh, kw) order"),
+    ("conv2d_backward", backward_keeps_padding, "value 0 of the result has shape"),
+    ("conv2d_backward", backward_bias_mean, "value 2 of the result differs"),
+    ("conv2d_backward", backward_assigns_instead_of_adding, "windows overlap"),
+    ("maxpool2d_backward", pool_like_average, "differs at index"),
+    ("maxpool2d_backward", pool_to_all_ties, "FIRST maximum"),
+    ("maxpool2d_backward", pool_assigns, "accumulate with +="),
+], extra_right=[("conv_output_shape", shape_as_list)])
 
 
 def test_the_first_mistake_is_reported_with_the_case():
-    with pytest.raises(CheckFailed) as excinfo:
-        check.conv2d_im2col(conv_no_bias)
-    message = str(excinfo.value)
-    assert "conv2d_im2col" in message and "Test case" in message and "Hint:" in message
+    message = assert_fails(check.conv2d_im2col, conv_no_bias, "conv2d_im2col")
+    assert "Test case" in message and "Hint:" in message

@@ -1,25 +1,17 @@
-"""Chapter 04 checks: fail on blanks and typical mistakes (with a useful message), pass on solutions."""
+"""Chapter 04 checks: fail on blanks and typical mistakes (with a useful message), pass on the solutions
+(solutions/04_optimization.py, see checks_harness.py)."""
 import math
 
 import numpy as np
-import pytest
 
-from dlcourse.checks import CheckFailed, optim as check
+from checks_harness import assert_fails, check_tests, solution
+from dlcourse.checks import optim as check
 
-
-def blank(*args, **kwargs):
-    raise NotImplementedError
+RIGHT = solution("04_optimization")
+sgd_right, adam_right, sched_right = RIGHT.sgd_momentum_step, RIGHT.adam_step, RIGHT.warmup_cosine_lr
 
 
 # ---- SGD -----------------------------------------------------------------------------------------
-def sgd_right(param, grad, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-    g = grad + weight_decay * param
-    if momentum == 0:
-        return param - lr * g, None
-    buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
-    return param - lr * (g + momentum * buf if nesterov else buf), buf
-
-
 def sgd_dampened_first_step(param, grad, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     g = grad + weight_decay * param
     if momentum == 0:
@@ -42,12 +34,6 @@ def sgd_returns_param_only(param, grad, buf, lr, momentum=0.0, dampening=0.0, we
 
 
 # ---- Adam ----------------------------------------------------------------------------------------
-def adam_right(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad ** 2
-    return param - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps), m, v
-
-
 def adam_no_bias_correction(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * grad ** 2
@@ -70,13 +56,6 @@ def adam_forgets_state(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, ep
 
 
 # ---- warm-up + cosine ----------------------------------------------------------------------------
-def sched_right(t, base_lr, warmup_steps, total_steps, start_factor=0.1, eta_min=0.0):
-    if t < warmup_steps:
-        return base_lr * (start_factor + (1 - start_factor) * t / warmup_steps)
-    s = (t - warmup_steps) / (total_steps - warmup_steps)
-    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * s)) / 2
-
-
 def sched_cosine_over_total(t, base_lr, warmup_steps, total_steps, start_factor=0.1, eta_min=0.0):
     if t < warmup_steps:
         return base_lr * (start_factor + (1 - start_factor) * t / warmup_steps)
@@ -97,38 +76,22 @@ def sched_returns_array(t, base_lr, warmup_steps, total_steps, start_factor=0.1,
     return np.array([sched_right(t, base_lr, warmup_steps, total_steps, start_factor, eta_min)] * 2)
 
 
-@pytest.mark.parametrize("checker,wrong,message", [
-    (check.sgd_momentum_step, blank, "not implemented yet"),
-    (check.sgd_momentum_step, sgd_dampened_first_step, "Dampening is NOT applied at the first step"),
-    (check.sgd_momentum_step, sgd_ignores_nesterov, "sgd_momentum_step: the result differs at index"),
-    (check.sgd_momentum_step, sgd_decay_outside_momentum, "g = grad + weight_decay * param"),
-    (check.sgd_momentum_step, sgd_returns_param_only, "should return a tuple (new_param, new_buf)"),
-    (check.adam_step, blank, "not implemented yet"),
-    (check.adam_step, adam_no_bias_correction, "m_hat = m / (1 - beta1**t)"),
-    (check.adam_step, adam_eps_inside_sqrt, "eps outside the square root"),
-    (check.adam_step, adam_t_off_by_one, "t = 1 at the first step"),
-    (check.adam_step, adam_forgets_state, "adam_step: the result differs at index"),
-    (check.warmup_cosine_lr, blank, "not implemented yet"),
-    (check.warmup_cosine_lr, sched_cosine_over_total, "T = total_steps - warmup_steps"),
-    (check.warmup_cosine_lr, sched_no_eta_min, "eta_min + (base_lr - eta_min)"),
-    (check.warmup_cosine_lr, sched_warmup_from_zero, "starts at base_lr * start_factor"),
-    (check.warmup_cosine_lr, sched_returns_array, "should return one number"),
+test_checks_fail_on_blanks_and_wrong_answers, test_checks_pass_on_the_solutions = check_tests(check, RIGHT, [
+    ("sgd_momentum_step", sgd_dampened_first_step, "Dampening is NOT applied at the first step"),
+    ("sgd_momentum_step", sgd_ignores_nesterov, "sgd_momentum_step: the result differs at index"),
+    ("sgd_momentum_step", sgd_decay_outside_momentum, "g = grad + weight_decay * param"),
+    ("sgd_momentum_step", sgd_returns_param_only, "should return a tuple (new_param, new_buf)"),
+    ("adam_step", adam_no_bias_correction, "m_hat = m / (1 - beta1**t)"),
+    ("adam_step", adam_eps_inside_sqrt, "eps outside the square root"),
+    ("adam_step", adam_t_off_by_one, "t = 1 at the first step"),
+    ("adam_step", adam_forgets_state, "adam_step: the result differs at index"),
+    ("warmup_cosine_lr", sched_cosine_over_total, "T = total_steps - warmup_steps"),
+    ("warmup_cosine_lr", sched_no_eta_min, "eta_min + (base_lr - eta_min)"),
+    ("warmup_cosine_lr", sched_warmup_from_zero, "starts at base_lr * start_factor"),
+    ("warmup_cosine_lr", sched_returns_array, "should return one number"),
 ])
-def test_checks_fail_on_blanks_and_wrong_answers(checker, wrong, message):
-    with pytest.raises(CheckFailed) as excinfo:
-        checker(wrong)
-    assert message in str(excinfo.value)
 
 
 def test_failure_message_names_the_step():
-    with pytest.raises(CheckFailed) as excinfo:
-        check.adam_step(adam_no_bias_correction)
-    text = str(excinfo.value)
-    assert "row t-1 of the result" in text and "differs at index [0" in text    # already the first step is wrong
-
-
-@pytest.mark.parametrize("checker,right", [
-    (check.sgd_momentum_step, sgd_right), (check.adam_step, adam_right), (check.warmup_cosine_lr, sched_right)])
-def test_checks_pass_on_solutions(checker, right, capsys):
-    checker(right)
-    assert "correct on" in capsys.readouterr().out
+    text = assert_fails(check.adam_step, adam_no_bias_correction, "row t-1 of the result")
+    assert "differs at index [0" in text                      # already the first step is wrong

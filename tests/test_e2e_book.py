@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from browser import browser, static_server
-from conftest import ROOT
-from tools import book
+from conftest import ROOT, built_book
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SHOTS = ROOT / "_build" / "e2e"
@@ -28,7 +27,7 @@ def toc_pages():
 
 @pytest.fixture(scope="module")
 def site():
-    html = book.build(ROOT)
+    html = built_book()                     # the build tests/test_book.py checks (once per run, file lock)
     with static_server(html) as url, browser() as b:
         yield url, b
 

@@ -1,13 +1,17 @@
-"""JupyterLab end to end, as a student uses it: start `jupyter lab` from the project's venv, open a
-chapter in headless Debian chromium, run all cells, move a widget's slider (and press its buttons) and
-check that the figure really changes and that no cell shows an error. Screenshots go to _build/e2e/.
+"""JupyterLab end to end, as a student uses it: start `jupyter lab` from the project's venv (with the
+venv's settings overrides, as `make lab`), open a notebook in headless Debian chromium, run all cells,
+press the widgets' buttons and move their sliders, and check that the figures really change, that no cell
+shows an error and that Lab does not ask about Jupyter news. Screenshots go to _build/e2e/.
 
-The notebooks are copied to a temporary folder first: JupyterLab autosaves, and the test must never
-rewrite the committed notebooks.
+The notebook is built on the fly in a temporary folder (JupyterLab autosaves, and the test must never
+rewrite the committed notebooks): the setup line of the chapter template plus, for chapters 01, 04 and 05,
+the lines of the chapter that import and build its widget and the chapter's widget cell. nbval executes the
+whole chapters; this test executes only their widgets, once.
 """
+import json
 import os
+import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
 
 from browser import browser, free_port
@@ -22,25 +28,57 @@ from conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SHOTS = ROOT / "_build" / "e2e"
+NOTEBOOK = "widgets.ipynb"
+NEWS_PROMPT = "official Jupyter news"                 # "Would you like to get notified about official Jupyter news?"
+# chapter -> (its widget's class, lines of the chapter the widget cell needs besides the widget's import)
+WIDGETS = {
+    "01_perceptron": ("PerceptronStepper", [r"toy = data\.make_toy\("]),
+    "04_optimization": ("LearningRateExplorer", []),
+    "05_regularization": ("DropoutExplorer", []),
+}
+
+
+def marker(chapter):
+    return f"# the widget of chapters/{chapter}"
+
+
+def widget_notebook():
+    """The notebook the test runs: the template's setup line, then one cell per chapter with the chapter's
+    import of its widget, the lines it needs and the chapter's own widget cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (dlcourse)", "language": "python"}
+    nb.cells.append(nbformat.v4.new_code_cell("import dlcourse\nfrom dlcourse import data\n\n"
+                                              "rng, device = dlcourse.setup(seed=0, threads=1)"))
+    for chapter, (cls, needed) in WIDGETS.items():
+        code = [c.source for c in jupytext.read(ROOT / "chapters" / f"{chapter}.py").cells if c.cell_type == "code"]
+        lines = [line for src in code for line in src.splitlines()]
+        widget = [src for src in code if re.search(rf"^\w+ = {cls}\(", src, re.MULTILINE)]
+        assert len(widget) == 1, f"chapters/{chapter}.py: expected one cell that builds a {cls}, found {len(widget)}"
+        imports = [line for line in lines if re.match(r"(from|import) ", line) and re.search(rf"\b{cls}\b", line)]
+        extra = [line for pattern in needed for line in lines if re.match(pattern, line)]
+        assert len(extra) == len(needed), f"chapters/{chapter}.py: lines {needed} not found"
+        body = "\n".join(line for line in widget[0].splitlines() if line not in imports)
+        nb.cells.append(nbformat.v4.new_code_cell("\n".join([marker(chapter), *imports, *extra, body])))
+    return nb
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 with a token, serving a copy of chapters/; killed by PID."""
+    """A JupyterLab server on 127.0.0.1 with a token, serving a folder with the widget notebook; killed by PID."""
     work = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "chapters", work / "chapters", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
+    (work / "chapters").mkdir()
+    nbformat.write(widget_notebook(), work / "chapters" / NOTEBOOK)
     port, token = free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     env = dict(os.environ, DLCOURSE_PROGRESS="0", JUPYTER_CONFIG_DIR=str(work / "config"),
                JUPYTER_RUNTIME_DIR=str(work / "runtime"))
     env.pop("MPLBACKEND", None)                         # as on a student's machine: the inline backend
-    # render every cell (no virtual scrolling), so the page shows the whole notebook to the test
+    # render every cell (no virtual scrolling), so the page shows the whole notebook to the test, and start
+    # the notebook's kernel without asking (a "Select Kernel" dialog on a fresh workspace could eat Run All)
     settings = work / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    notifications = work / "settings" / "@jupyterlab" / "apputils-extension"
-    notifications.mkdir(parents=True)
-    (notifications / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none", "autoStartDefaultKernel": true}')
+    # no news setting here: the venv's overrides.json (written by `make setup`) must answer the news prompt
     env["JUPYTERLAB_SETTINGS_DIR"] = str(work / "settings")
     log = open(work / "lab.log", "w")
     proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
@@ -70,13 +108,25 @@ def lab(tmp_path_factory):
         log.close()
 
 
+def start_kernel(url, token, notebook):
+    """Start the notebook's kernel session through the REST API, so that the page opens connected to it (a
+    notebook that never ran asks which kernel to start, and a Run All clicked meanwhile can be lost)."""
+    body = json.dumps({"path": notebook, "name": notebook, "type": "notebook", "kernel": {"name": "python3"}})
+    request = urllib.request.Request(f"{url}/api/sessions?token={token}", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)["kernel"]["id"]
+
+
 def open_and_run_all(b, url, token, notebook, timeout_s=420):
+    start_kernel(url, token, notebook)
     page = b.new_page(viewport={"width": 1400, "height": 1000})
     # a fresh workspace per notebook: only this notebook open, nothing restored from a previous test
     workspace = notebook.replace(".ipynb", "").replace("_", "-")
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={token}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-DebuggerBugButton", timeout=60000)
+    dismiss_dialogs(page)
     # clear the stored outputs first, so that "every cell has an execution count" means "all ran"
     page.click("div.lm-MenuBar-itemLabel:text-is('Edit')")
     page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
@@ -148,36 +198,65 @@ def move_slider(widget, presses=1):
         handle.press("ArrowRight")
 
 
-def test_perceptron_widget_in_jupyterlab(lab):
+@pytest.fixture(scope="module")
+def widgets_page(lab):
+    """The widget notebook, opened and run once; its page is shared by the tests below (one per widget)."""
     url, token, b = lab
-    page = open_and_run_all(b, url, token, "01_perceptron.ipynb")
+    page = open_and_run_all(b, url, token, NOTEBOOK)
     try:
-        assert cell_errors(page) == []
-        widget = page.locator(".jp-OutputArea-output .widget-vbox").first
-        widget.scroll_into_view_if_needed()
-        before = widget_image(widget)
-        t0 = time.time()
-        widget.locator("button:has-text('10 steps')").click()
-        after_click = wait_for_new_image(widget, before)
-        click_seconds = time.time() - t0
-        assert "w = (0.00, 0.00)" not in widget.inner_text()      # ten updates moved w
-        move_slider(widget)
-        wait_for_new_image(widget, after_click)
-        text = widget.inner_text()
-        assert "1.00" not in text and "w = (0.00, 0.00)" in text    # new lr, restarted from w = 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "lab-01_perceptron-widget.png"))
-        assert click_seconds < 5, f"the figure took {click_seconds:.1f} s to update after a click"
-        assert cell_errors(page) == []
+        yield page
     finally:
         page.close()
 
 
-def drive_slider(page, notebook_label, slider_label, shot_name):
-    """Find the widget whose slider is labelled `slider_label`, move that slider, expect a new figure."""
-    assert cell_errors(page) == [], f"{notebook_label}: cells show errors"
-    widget = page.locator(".jp-OutputArea-output .widget-vbox", has=page.locator(f"label:text-is('{slider_label}')")).first
+def widget_of(page, chapter):
+    """The (outermost) widget in the output of the cell built from `chapter`."""
+    cell = page.locator(".jp-CodeCell", has_text=marker(chapter)).first
+    widget = cell.locator(".jp-OutputArea-output .widget-vbox").first
     widget.scroll_into_view_if_needed()
+    return widget
+
+
+def test_no_cell_shows_an_error(widgets_page):
+    assert cell_errors(widgets_page) == []
+    assert widgets_page.locator(".jp-CodeCell").count() == 1 + len(WIDGETS)
+
+
+def test_lab_does_not_ask_about_jupyter_news(lab, widgets_page):
+    """`make lab` installs overrides.json into the venv: fetchNews is "false", so no news prompt."""
+    url, token, _ = lab
+    with urllib.request.urlopen(f"{url}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
+                                timeout=10) as response:
+        settings = json.load(response)
+    # overrides.json replaces the schema's defaults (the user's own settings, here none, would still win)
+    fetch_news = settings["settings"].get("fetchNews", settings["schema"]["properties"]["fetchNews"]["default"])
+    assert fetch_news == "false", f"fetchNews is {fetch_news!r}: is {sys.prefix}/share/jupyter/lab/settings/overrides.json there?"
+    assert widgets_page.get_by_text(NEWS_PROMPT).count() == 0, "JupyterLab asks about Jupyter news"
+
+
+def test_perceptron_widget_in_jupyterlab(widgets_page):
+    page = widgets_page
+    widget = widget_of(page, "01_perceptron")
+    before = widget_image(widget)
+    t0 = time.time()
+    widget.locator("button:has-text('10 steps')").click()
+    after_click = wait_for_new_image(widget, before)
+    click_seconds = time.time() - t0
+    assert "w = (0.00, 0.00)" not in widget.inner_text()      # ten updates moved w
+    move_slider(widget)
+    wait_for_new_image(widget, after_click)
+    text = widget.inner_text()
+    assert "1.00" not in text and "w = (0.00, 0.00)" in text    # new lr, restarted from w = 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(SHOTS / "lab-01_perceptron-widget.png"))
+    assert click_seconds < 5, f"the figure took {click_seconds:.1f} s to update after a click"
+    assert cell_errors(page) == []
+
+
+def drive_slider(page, chapter, slider_label, shot_name):
+    """Move the slider labelled `slider_label` of the chapter's widget, expect a new figure; return seconds."""
+    assert cell_errors(page) == [], f"{chapter}: cells show errors"
+    widget = widget_of(page, chapter)
     before = widget_image(widget)
     slider = widget.locator(".widget-slider", has=page.locator(f"label:text-is('{slider_label}')")).first
     readout = slider.locator(".widget-readout").first.inner_text()
@@ -187,26 +266,16 @@ def drive_slider(page, notebook_label, slider_label, shot_name):
     seconds = time.time() - t0
     assert slider.locator(".widget-readout").first.inner_text() != readout
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / shot_name))
+    widget.screenshot(path=str(SHOTS / shot_name))
     assert cell_errors(page) == []
     return seconds
 
 
-def test_dropout_widget_in_jupyterlab(lab):
-    url, token, b = lab
-    page = open_and_run_all(b, url, token, "05_regularization.ipynb")
-    try:
-        seconds = drive_slider(page, "chapter 05", "drop p", "lab-05_regularization-dropout-widget.png")
-        assert seconds < 5, f"the dropout widget took {seconds:.1f} s to redraw in the browser"
-    finally:
-        page.close()
+def test_dropout_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "05_regularization", "drop p", "lab-05_regularization-dropout-widget.png")
+    assert seconds < 5, f"the dropout widget took {seconds:.1f} s to redraw in the browser"
 
 
-def test_learning_rate_widget_in_jupyterlab(lab):
-    url, token, b = lab
-    page = open_and_run_all(b, url, token, "04_optimization.ipynb")
-    try:
-        seconds = drive_slider(page, "chapter 04", "lr", "lab-04_optimization-lr-widget.png")
-        assert seconds < 5, f"the learning-rate widget took {seconds:.1f} s to redraw in the browser"
-    finally:
-        page.close()
+def test_learning_rate_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "04_optimization", "lr", "lab-04_optimization-lr-widget.png")
+    assert seconds < 5, f"the learning-rate widget took {seconds:.1f} s to redraw in the browser"

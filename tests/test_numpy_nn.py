@@ -1,11 +1,15 @@
 """Twin tests: every dlcourse.numpy_nn layer and loss against its torch.nn twin, forward and backward,
-in float64, on random shapes (batch size 1 included), with weights copied via load_state_dict."""
+in float64, on random shapes (batch size 1 included), with weights copied via load_state_dict
+(dlcourse.parity.twin_errors, through tests/twins.py)."""
+import zlib
+
 import numpy as np
 import pytest
 import torch
 import torch.nn as tnn
 
 from dlcourse import numpy_nn as nnp
+from twins import check_loss_twin, check_twin
 
 N_CONFIGS = 25
 TOL = dict(rtol=1e-10, atol=1e-12)
@@ -43,26 +47,14 @@ LAYERS = ["Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_layer_matches_torch_forward_and_backward(name):
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))       # the same configurations in every process
     for config in range(N_CONFIGS):
         ours, theirs, din = _layer_pairs(rng)[name]
         if name == "Softplus":
             theirs = tnn.Softplus(beta=ours.beta, threshold=ours.threshold)
-        theirs = theirs.double()
-        ours.load_state_dict(theirs.state_dict())
         x = rng.normal(size=_random_shape(rng, din)) * rng.choice([0.1, 1.0, 10.0])
-        xt = torch.tensor(x, requires_grad=True)
-        out_t = theirs(xt)
-        g = rng.normal(size=out_t.shape)
-        out_t.backward(torch.from_numpy(g))
-        out = ours(x)
-        assert out.shape == tuple(out_t.shape) and out.dtype == np.float64
-        np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL, err_msg=f"{name} forward, config {config}")
-        np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), **TOL, err_msg=f"{name} dL/dx, config {config}")
-        torch_params = dict(theirs.named_parameters())
-        assert set(ours.grads) == set(torch_params), (set(ours.grads), set(torch_params))
-        for pname, p in torch_params.items():
-            np.testing.assert_allclose(ours.grads[pname], p.grad.numpy(), **TOL, err_msg=f"{name} d/d{pname}")
+        assert ours(x).dtype == np.float64
+        check_twin(ours, theirs, x, f"{name} config {config}, x {x.shape}", rng=rng, **TOL)
 
 
 def _loss_cases(rng):
@@ -83,13 +75,10 @@ def test_loss_matches_torch(name):
     rng = np.random.default_rng(len(name))
     for config in range(N_CONFIGS):
         ours, theirs, z, y = _loss_cases(rng)[name]
-        zt = torch.tensor(z, requires_grad=True)
-        lt = theirs(zt, torch.from_numpy(y))
-        lt.backward(torch.tensor(2.5, dtype=torch.float64))
-        value = ours(z, y)
-        assert isinstance(value, float)
-        np.testing.assert_allclose(value, lt.item(), **TOL, err_msg=f"{name} value, config {config}")
-        np.testing.assert_allclose(ours.backward(2.5), zt.grad.numpy(), **TOL, err_msg=f"{name} gradient, config {config}")
+        check_loss_twin(ours, theirs, z, y, f"{name} config {config}", **TOL)
+        assert isinstance(ours(z, y), float)
+        np.testing.assert_allclose(ours.backward(2.5), 2.5 * ours.backward(), rtol=1e-15,   # upstream gradient
+                                   err_msg=f"{name} backward(2.5), config {config}")
 
 
 def test_sequential_parameter_names_equal_torch():

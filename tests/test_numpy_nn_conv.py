@@ -1,6 +1,6 @@
 """Twin tests of chapter 06's layers: Conv2d, MaxPool2d, AvgPool2d and Flatten of dlcourse.numpy_nn against
 torch.nn, forward and backward, in float64, on random configurations (batch size 1 included), with weights
-copied via load_state_dict; plus the functional conv2d, im2col/col2im and the error messages."""
+copied via load_state_dict (dlcourse.parity.twin_errors, through tests/twins.py); plus the functional conv2d, im2col/col2im and the error messages."""
 import warnings
 
 import numpy as np
@@ -10,6 +10,7 @@ import torch.nn as tnn
 import torch.nn.functional as F
 
 from dlcourse import numpy_nn as nnp
+from twins import check_twin
 
 N_CONFIGS = 30
 TOL = dict(rtol=1e-10, atol=1e-12)
@@ -57,26 +58,6 @@ def _pool_config(rng):
     return dict(kernel_size=kernel, stride=stride, padding=padding), (_batch(rng), int(rng.integers(1, 5)), H, W)
 
 
-def _check_twin(ours, theirs, x, rng, what):
-    theirs = theirs.double()
-    ours.load_state_dict(theirs.state_dict())
-    xt = torch.tensor(x, requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                  # torch warns about 'same' with even kernels
-        out_t = theirs(xt)
-    g = rng.normal(size=tuple(out_t.shape))
-    out_t.backward(torch.from_numpy(g))
-    out = ours(x)
-    assert out.shape == tuple(out_t.shape), (what, out.shape, tuple(out_t.shape))
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL, err_msg=f"{what}: forward")
-    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), **TOL, err_msg=f"{what}: dL/dx")
-    torch_params = dict(theirs.named_parameters())
-    assert set(ours.grads) == set(torch_params), (what, set(ours.grads), set(torch_params))
-    for name, p in torch_params.items():
-        np.testing.assert_allclose(ours.grads[name], p.grad.numpy(), **TOL, err_msg=f"{what}: d/d{name}")
-
-
 def test_conv2d_matches_torch():
     rng = np.random.default_rng(6)
     batch_one = 0
@@ -84,7 +65,7 @@ def test_conv2d_matches_torch():
         kwargs, shape = _conv_config(rng)
         batch_one += shape[0] == 1
         x = rng.normal(size=shape) * rng.choice([0.1, 1.0, 10.0])
-        _check_twin(nnp.Conv2d(**kwargs), tnn.Conv2d(**kwargs), x, rng, f"Conv2d config {config}: {kwargs}, x {shape}")
+        check_twin(nnp.Conv2d(**kwargs), tnn.Conv2d(**kwargs), x, f"Conv2d config {config}: {kwargs}, x {shape}", rng=rng, **TOL)
     assert batch_one > 0
 
 
@@ -94,8 +75,8 @@ def test_pooling_matches_torch(name):
     for config in range(N_CONFIGS):
         kwargs, shape = _pool_config(rng)
         x = rng.normal(size=shape)
-        _check_twin(getattr(nnp, name)(**kwargs), getattr(tnn, name)(**kwargs), x, rng,
-                    f"{name} config {config}: {kwargs}, x {shape}")
+        check_twin(getattr(nnp, name)(**kwargs), getattr(tnn, name)(**kwargs), x,
+                   f"{name} config {config}: {kwargs}, x {shape}", rng=rng, **TOL)
 
 
 def test_maxpool_ties_go_to_the_first_maximum_like_torch():
@@ -105,7 +86,7 @@ def test_maxpool_ties_go_to_the_first_maximum_like_torch():
         kwargs, shape = _pool_config(rng)
         x = np.maximum(rng.normal(size=shape), 0) * (rng.random(shape) < 0.5)
         x = np.round(x)                                   # many exact ties, not only zeros
-        _check_twin(nnp.MaxPool2d(**kwargs), tnn.MaxPool2d(**kwargs), x, rng, f"MaxPool2d ties config {config}")
+        check_twin(nnp.MaxPool2d(**kwargs), tnn.MaxPool2d(**kwargs), x, f"MaxPool2d ties config {config}", rng=rng, **TOL)
 
 
 def test_flatten_matches_torch():
@@ -118,8 +99,8 @@ def test_flatten_matches_torch():
         if (start % ndim) > (end % ndim):
             start, end = end, start
         x = rng.normal(size=shape)
-        _check_twin(nnp.Flatten(start, end), tnn.Flatten(start, end), x, rng,
-                    f"Flatten({start}, {end}) config {config}, x {shape}")
+        check_twin(nnp.Flatten(start, end), tnn.Flatten(start, end), x, f"Flatten({start}, {end}) config {config}, x {shape}",
+                   rng=rng, **TOL)
 
 
 def test_default_flatten_and_repr():
@@ -135,7 +116,7 @@ def test_small_cnn_matches_torch_sequential():
     ours = nnp.Sequential(nnp.Conv2d(2, 4, 3, padding=1), nnp.ReLU(), nnp.MaxPool2d(2), nnp.Conv2d(4, 6, 3, stride=2),
                           nnp.ReLU(), nnp.AvgPool2d(2, stride=1), nnp.Flatten(), nnp.Linear(6, 3))
     assert list(ours.params) == [n for n, _ in theirs.named_parameters()]
-    _check_twin(ours, theirs, np.random.default_rng(0).normal(size=(3, 2, 12, 12)), np.random.default_rng(1), "CNN")
+    check_twin(ours, theirs, np.random.default_rng(0).normal(size=(3, 2, 12, 12)), "CNN", rng=np.random.default_rng(1), **TOL)
 
 
 def test_conv2d_parameters_init_and_dtype():

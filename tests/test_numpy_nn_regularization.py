@@ -1,27 +1,19 @@
 """Twin tests of chapter 05's layers: dlcourse.numpy_nn.Dropout, BatchNorm1d and BatchNorm2d against
 torch.nn.Dropout, BatchNorm1d and BatchNorm2d, in float64, on random configurations (batch size 1
 included where PyTorch allows it): outputs, input gradients, weight/bias gradients, running statistics
-after several training steps, eval mode, state_dict keys."""
+after several training steps, eval mode, state_dict keys. Twins are compared with
+dlcourse.parity.twin_errors (through tests/twins.py)."""
 import numpy as np
 import pytest
 import torch
 import torch.nn as tnn
 
 from dlcourse import numpy_nn as nnp
+from dlcourse.parity import FixedUniforms
+from twins import check_twin
 
 N_CONFIGS = 25
 TOL = dict(rtol=1e-10, atol=1e-12)
-
-
-class FixedUniforms:
-    """Stands in for a numpy Generator: random(shape) returns prescribed uniforms."""
-
-    def __init__(self, u):
-        self.u = u
-
-    def random(self, shape):
-        assert tuple(shape) == self.u.shape
-        return self.u
 
 
 # ---- Dropout ---------------------------------------------------------------------------------------
@@ -40,17 +32,12 @@ def test_dropout_matches_torch_with_the_same_mask():
     rng = np.random.default_rng(5)
     for config in range(N_CONFIGS):
         p, x = _random_dropout_case(rng)
-        torch.manual_seed(config)
-        xt = torch.tensor(x, requires_grad=True)
-        out_t = tnn.Dropout(p)(xt)
-        g = rng.normal(size=x.shape)
-        out_t.backward(torch.from_numpy(g))
-        kept = (out_t != 0).detach().numpy()
+        torch.manual_seed(config)                  # the mask torch draws for this shape with this seed...
+        kept = (tnn.Dropout(p)(torch.ones(x.shape, dtype=torch.float64)) != 0).numpy()
         ours = nnp.Dropout(p, rng=FixedUniforms(np.where(kept, 1.0, 0.0)))
-        out = ours(x)
-        assert out.shape == x.shape and out.dtype == np.float64
-        np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL, err_msg=f"Dropout forward, config {config}, p={p}")
-        np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), **TOL, err_msg=f"Dropout dL/dx, config {config}")
+        assert ours(x).shape == x.shape and ours(x).dtype == np.float64
+        torch.manual_seed(config)                  # ...and draws again inside twin_errors
+        check_twin(ours, tnn.Dropout(p), x, f"Dropout config {config}, p={p}, x {x.shape}", rng=rng, **TOL)
         assert ours.params == {} and ours.grads == {} and ours.state_dict() == tnn.Dropout(p).state_dict() == {}
 
 
@@ -141,18 +128,7 @@ def test_batchnorm_matches_torch_in_training_and_eval(kind):
                 assert all(np.array_equal(before[k], v) for k, v in ours.state_dict().items())   # untouched
                 raised = True
                 continue
-            xt = torch.tensor(x, requires_grad=True)
-            out_t = theirs(xt)
-            out_t.backward(torch.from_numpy(g))
-            out = ours(x)
-            assert out.shape == shape and out.dtype == np.float64
-            np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL, err_msg=f"forward, {where}")
-            np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-9, atol=1e-11,
-                                       err_msg=f"dL/dx, {where}")
-            torch_params = dict(theirs.named_parameters())
-            assert set(ours.grads) == set(torch_params)
-            for name, p in torch_params.items():
-                np.testing.assert_allclose(ours.grads[name], p.grad.numpy(), **TOL, err_msg=f"d/d{name}, {where}")
+            check_twin(ours, theirs, x, where, grad_out=g, rtol=1e-9, atol=1e-11)
             theirs.zero_grad()
             for name, buf in theirs.named_buffers():              # running statistics after every step
                 if raised and name == "num_batches_tracked":

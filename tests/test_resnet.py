@@ -1,4 +1,5 @@
-"""Chapter 07 exports: numpy_nn.Residual twin-tested against PyTorch, and dlcourse.resnet against torchvision."""
+"""Chapter 07 exports: numpy_nn.Residual twin-tested against its PyTorch twin dlcourse.resnet.TorchResidual
+(dlcourse.parity.twin_errors, through tests/twins.py), and dlcourse.resnet against torchvision."""
 import numpy as np
 import pytest
 import torch
@@ -6,24 +7,8 @@ import torchvision
 from torch import nn
 
 from dlcourse import numpy_nn as nnp
-from dlcourse.resnet import BasicBlock, ResNet, cifar_resnet, resnet18
-
-
-class TorchResidual(nn.Module):
-    """h = shortcut(x) + F(x) with parameter names "0.", "1.", ..., "shortcut." like numpy_nn.Residual."""
-
-    def __init__(self, *layers, shortcut=None):
-        super().__init__()
-        for i, layer in enumerate(layers):
-            self.add_module(str(i), layer)
-        self.n_layers = len(layers)
-        self.shortcut = shortcut
-
-    def forward(self, x):
-        fx = x
-        for i in range(self.n_layers):
-            fx = getattr(self, str(i))(fx)
-        return fx + (x if self.shortcut is None else self.shortcut(x))
+from dlcourse.resnet import BasicBlock, ResNet, TorchResidual, cifar_resnet, resnet18
+from twins import check_twin
 
 
 ACTS = [(nnp.ReLU, nn.ReLU), (nnp.Tanh, nn.Tanh), (nnp.Sigmoid, nn.Sigmoid)]
@@ -57,18 +42,10 @@ def test_residual_twin(seed):
     torch.manual_seed(seed)
     ours, theirs, d_in, d_out = random_pair(rng)
     assert list(ours.params) == [n for n, _ in theirs.named_parameters()]
-    ours.load_state_dict(theirs.state_dict())
     N = 1 if seed % 5 == 0 else int(rng.integers(2, 9))
     x, g = rng.normal(size=(N, d_in)), rng.normal(size=(N, d_out))
-    xt = torch.tensor(x, requires_grad=True)
-    out_t = theirs(xt)
-    out_t.backward(torch.from_numpy(g))
-    out = ours(x)
-    assert out.dtype == np.float64 and out.shape == (N, d_out)
-    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
-    for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(ours.grads[name], p.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+    assert ours(x).dtype == np.float64 and ours(x).shape == (N, d_out)
+    check_twin(ours, theirs, x, f"residual block {seed}: {ours!r}", grad_out=g, rtol=1e-12, atol=1e-12)
 
 
 def test_residual_zero_weights_is_exact_identity():

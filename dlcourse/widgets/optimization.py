@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._validate import check_choice, check_float, check_int
+from ..validate import check_choice, check_float, check_int
 from . import Explorer
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "BATCH_SIZES", "SURFACES", "make_optimizer", "make_scheduler",

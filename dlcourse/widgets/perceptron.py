@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .._validate import check_array, check_float, check_int, check_same_length
+from ..validate import check_array, check_float, check_int, check_same_length
 from . import Explorer
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from ..validate import check_float, check_int
 from . import Explorer
 
 __all__ = ["DropoutRun", "dropout_run", "dropout_message", "DropoutExplorer", "MIN_TRAIN", "MAX_TRAIN"]
