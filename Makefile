@@ -3,6 +3,7 @@
 #   make test       set up (once) and run the whole test suite (unit tests, notebooks, book)
 #   make book       set up (once) and build the Jupyter Book into _build/html (offline)
 # Maintainer targets: make check | check-seeds | exercises | export | notebooks | book-instructor | clean
+# Grading: make grade SUBMISSIONS=dir (instructors, nbgrader) | make progress (students: which checks pass)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ PYTEST_ARGS ?=
 # Notebooks executed by `make notebooks` (all chapters and solutions by default).
 NOTEBOOKS ?= $(wildcard chapters/[0-9][0-9]_*.py solutions/[0-9][0-9]_*.py)
 
-.PHONY: setup browser lab test test-fast check check-seeds check-repro book book-instructor exercises export notebooks clean
+.PHONY: setup browser lab test test-fast check check-seeds check-repro book book-instructor exercises export notebooks grade progress clean
 
 setup: $(STAMP)
 
@@ -27,6 +28,10 @@ $(STAMP): pyproject.toml
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}, "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": true}}' \
 	  > $(VENV)/share/jupyter/lab/settings/overrides.json
+	@# nbgrader is the instructors' grading tool (make grade); students' Lab starts without its menus
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	for e in formgrader validate_assignment assignment_list course_list; do \
+	  $(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$e >/dev/null 2>&1; done
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 
@@ -83,6 +88,24 @@ SEED_SHIFT ?= 1000
 CHAPTERS ?=
 check-seeds: setup
 	$(BIN)/python -m tools.seeds --shift $(SEED_SHIFT) $(CHAPTERS)
+
+# Autograde submitted exercise notebooks with nbgrader, offline (tools/grading.py). SUBMISSIONS holds one
+# student's notebooks named like exercises/NN_slug.ipynb, or one folder per student. The nbgrader course
+# directory is rebuilt in $(GRADING_COURSE); the CSV (student, notebook, score, max_score, written answers)
+# goes to $(GRADES). Written answers are then graded by hand in nbgrader's formgrader.
+SUBMISSIONS ?=
+GRADES ?= _build/grades.csv
+GRADING_COURSE ?= _build/nbgrader
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [GRADES=_build/grades.csv]"; exit 2; }
+	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" --csv "$(GRADES)" --course "$(GRADING_COURSE)"
+
+# Students: execute your exercise notebooks (exercises/*.ipynb, or EXERCISES="exercises/01_perceptron.ipynb")
+# without changing them, and print which checks pass, fail or are not implemented yet, and how many
+# written questions you answered.
+EXERCISES ?=
+progress: setup
+	$(BIN)/python -m tools.grading progress $(EXERCISES)
 
 clean:
 	rm -rf _build .pytest_cache

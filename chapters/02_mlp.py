@@ -10,8 +10,9 @@
 # # 02 · Multilayer perceptrons
 #
 # Stack layers of neurons, put a nonlinearity between them, and you get a network that can
-# approximate any continuous function on a bounded domain. This chapter builds that network in NumPy, checks
-# every piece against PyTorch, and measures what depth, width and the choice of activation buy.
+# approximate any continuous function on a compact (closed and bounded) domain. This chapter builds that
+# network in NumPy, checks every piece against PyTorch, and measures what depth, width and the choice of
+# activation buy.
 #
 # ## Learning goals
 #
@@ -445,9 +446,11 @@ plt.show()
 # **What the plots show.**
 #
 # - The sigmoid's derivative never exceeds $\sigma'(0) = 1/4$ and tanh's never exceeds $1$; both
-#   vanish for large $|x|$ (*saturation*). Backpropagation multiplies one such factor per layer, so ten
-#   sigmoid layers shrink a gradient by at least $4^{10} \approx 10^6$: the *vanishing gradient*
-#   problem of chapter 03.
+#   vanish for large $|x|$ (*saturation*). Backpropagation multiplies one such factor per layer, together
+#   with that layer's weights: through ten sigmoid layers the activation derivatives alone contribute a
+#   factor of at most $4^{-10} \approx 10^{-6}$. Whether the gradient then vanishes depends on the weights
+#   too, which can make up for it (chapter 03 trains a sigmoid network whose large initial weights do):
+#   the *vanishing gradient* problem of chapter 03.
 # - ReLU is continuous; only its **derivative** jumps, from 0 to 1, at the origin. (A slide says GELU
 #   was introduced to fix ReLU's "discontinuity at the origin"; ReLU has none. GELU and SiLU are smooth,
 #   i.e. their derivatives are continuous too, and both dip slightly below zero for negative inputs:
@@ -1207,7 +1210,7 @@ plt.show()
 #
 # The lecture's rules of thumb: deeper networks need fewer units but are slower; wider ones have more
 # capacity, are easier to train and take more memory, so make a network "as deep and wide as resources
-# allow". The first half is easy to measure: networks with the same budget of about 100 000 parameters
+# allow". First the time: networks with the same budget of about 100 000 parameters
 # (so about the same number of multiply-adds), from 1 hidden layer of 1333 units to 32 layers of 55, timed
 # for a forward and backward pass on a batch of 256. Layers must run one after the other, and each small
 # layer uses the hardware less well than one big matrix product.
@@ -1227,8 +1230,55 @@ depth_slowdown = depth_rows[-1][3] / depth_rows[0][3]
 print(f"32 layers are {depth_slowdown:.1f}x slower than 1 layer with the same parameter count")
 
 # %% [markdown]
-# The second half, *wider nets reach lower training loss*, was measured in the universal-approximation
-# experiment above (training MSE against width).
+# **The memory.** Training keeps, besides the parameters (and as many gradients, plus two moment
+# estimates with Adam), every activation the backward pass will need (chapter 03): a linear layer saves
+# its input, a ReLU its output. PyTorch shows them to us: `torch.autograd.graph.saved_tensors_hooks` calls
+# a function on every tensor the forward pass saves for the backward pass, and `nbytes` gives its size. We
+# add up the distinct saved tensors that are not parameters, for the same batch of 256, first for the
+# equal-budget networks of the timing table, then for two hidden layers of growing width.
+
+# %%
+def memory_of(net, x):
+    """(bytes of the parameters, bytes of the activations saved for the backward pass) of net(x)."""
+    param_ptrs = {p.data_ptr() for p in net.parameters()}
+    saved = {}
+
+    def pack(t):
+        if t.data_ptr() not in param_ptrs:        # nn.Linear also saves its weight: counted as a parameter
+            saved[t.data_ptr()] = t.nbytes         # by address: a ReLU's output is the next layer's input
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        net(x)
+    return sum(p.nbytes for p in net.parameters()), sum(saved.values())
+
+
+x_memory = torch.randn(256, 64)                                        # a batch of 256, as in the timing
+depth_memory = {depth: memory_of(torch_twin([64] + [width] * depth + [10], nn.ReLU).float(), x_memory)
+                for depth, width, _, _ in depth_rows}
+memory_widths = [64, 256, 1024, 2048]                                  # two hidden layers of this width
+width_memory = {w: memory_of(torch_twin([64, w, w, 10], nn.ReLU).float(), x_memory) for w in memory_widths}
+print(f"{'':>24}{'parameters (MB)':>17}{'saved activations (MB)':>24}")
+for depth, (p_bytes, a_bytes) in depth_memory.items():
+    print(f"{f'{depth} hidden layers, ~100k':>24}{p_bytes / 1e6:>17.3f}{a_bytes / 1e6:>24.3f}")
+for w, (p_bytes, a_bytes) in width_memory.items():
+    print(f"{f'2 hidden layers of {w}':>24}{p_bytes / 1e6:>17.3f}{a_bytes / 1e6:>24.3f}")
+param_growth = width_memory[2048][0] / width_memory[64][0]
+activation_growth = width_memory[2048][1] / width_memory[64][1]
+depth_activation_range = max(a for _, a in depth_memory.values()) / min(a for _, a in depth_memory.values())
+print(f"width x32: parameters x{param_growth:.0f}, saved activations x{activation_growth:.1f}")
+
+# %% [markdown]
+# With the parameter count fixed, the shape changes the memory little: the parameters are the same by
+# construction and the saved activations stay between 0.6 and 1.9 MB (less than a factor of 3) from 1 to
+# 32 hidden layers, while the time grew with depth. At a fixed depth, width is what costs memory: 32 times
+# wider multiplies the parameters by almost 500, on the way to $32^2 = 1024$ (each $n \times n$ weight
+# matrix grows quadratically, the input and output layers only linearly), and the saved activations by
+# about 22 (they grow linearly with the width, and with the batch size). Gradients and Adam's two moments
+# take as much as the parameters each, so at width 2048 training holds about 70 MB of parameter state
+# against 4 MB of activations for this batch. The lecture's other claim about width, *wider nets reach
+# lower training loss*, was measured in the universal-approximation experiment above (training MSE
+# against width).
 #
 # ### Which activation trains faster? Sigmoid, tanh, ReLU and leaky ReLU on the digits
 #
@@ -1306,18 +1356,57 @@ for (name, lr), fractions in dead_fraction.items():
 # %% [markdown]
 # **What we measured.** The sigmoid network does not learn at all in 10 epochs: its training loss stays at
 # $\ln 10 \approx 2.30$, chance level, for every learning rate we tried, while the ReLU network gets down
-# to between 0.3 and 0.9 depending on the seed. With three sigmoid layers the gradient reaching the first
-# layer is scaled by at most $(1/4)^3$, and the sigmoid's outputs, all near $0.5$, are not centred
-# (chapters 03 and 04 come back to both). The lecture's claim holds. It does **not** say that ReLU is the
+# to between 0.3 and 0.9 depending on the seed. Small gradients in the first layers do not explain this
+# alone: the output layer is linear and receives the full gradient of the loss, yet it does not even do
+# better than predicting the class frequencies, whose cross-entropy is the entropy of the training labels,
+# 2.30 on these nearly balanced digits. Its input must carry no information about the image. We measure
+# that: how much each hidden layer's output varies from one training image to another (the standard
+# deviation over the images, averaged over the units), for the trained sigmoid and tanh networks.
+
+# %%
+def spread_per_layer(model):
+    """Std over the training images of every hidden unit's output, averaged over the units, per layer."""
+    z, spreads = torch.as_tensor(digits.X_train), []
+    with torch.no_grad():
+        for module in model:
+            z = module(z)
+            if not isinstance(module, nn.Linear):          # the output of an activation: a hidden layer
+                spreads.append(z.std(dim=0).mean().item())
+    return spreads
+
+
+label_freq = np.bincount(digits.y_train, minlength=10) / len(digits.y_train)
+prior_loss = float(-np.sum(label_freq * np.log(label_freq)))
+signal_spread = {name: [spread_per_layer(digit_runs[name, best_lr[name], s][0]) for s in SEEDS]
+                 for name in ("sigmoid", "tanh")}
+print(f"cross-entropy of predicting the class frequencies: {prior_loss:.4f}; final training loss of the "
+      f"sigmoid nets: {[round(digit_runs['sigmoid', best_lr['sigmoid'], s][1].train_loss[-1], 4) for s in SEEDS]}")
+for name, per_seed in signal_spread.items():
+    print(f"{name:<8} spread of hidden layers 1 / 2 / 3 across images ({N_SEEDS} seeds): "
+          + ";  ".join(" / ".join(f"{v:.1e}" for v in spreads) for spreads in per_seed))
+
+# %% [markdown]
+# The forward signal has collapsed: the sigmoid network's third hidden layer varies from image to image by
+# less than $10^{-3}$, about a thousand times less than the tanh network's, so whatever the image, the
+# output layer sees practically the same input, and the best it can do is predict the class frequencies.
+# The collapse happens layer by layer. With PyTorch's default initialisation (weights uniform in
+# $\pm 1/\sqrt{64}$, standard deviation $1/\sqrt{3 \cdot 64}$), a layer of 64 inputs multiplies the
+# variations of its input by about $\sqrt{64}/\sqrt{3\cdot64} \approx 0.58$, and the sigmoid, whose slope is
+# at most $1/4$, by another $1/4$ or less: each layer shrinks the differences between images about 7-fold,
+# as the table shows. Tanh has slope 1 at the origin and keeps them. The gradients that would fix the first
+# layers are scaled down by the same factors on their way back (chapters 03 and 04 come back to both, and to
+# the sigmoid's outputs not being centred). The lecture's claim holds. It does **not** say that ReLU is the
 # best here: **tanh**, which is zero-centred and has slope 1 at the origin, trains fastest of the four at
 # this depth with PyTorch's default initialisation. ReLU's advantages grow with depth and with an
 # initialisation designed for it (He et al. 2015, chapter 03).
 #
 # **Dead units.** A ReLU unit whose pre-activation is negative on every training image outputs 0 and
-# receives exactly zero gradient: it is dead, and no update will revive it. With a good learning rate few
-# units die, but with a too-large step (lr = 1) a large fraction of the ReLU network does. A leaky ReLU unit
-# always passes a gradient of at least $\alpha$ times its upstream gradient, so it never receives an exactly
-# zero gradient; that is the precise sense in which leaky ReLU "leaves fewer dead units".
+# receives exactly zero gradient: it is dead, and no update of its own weights will revive it (updates of
+# the layers before it change its inputs and can bring it back, but nothing pushes them to). With a good
+# learning rate few units die, but with a too-large step (lr = 1) a large fraction of the ReLU network
+# does. A leaky ReLU unit always passes a gradient of at least $\alpha$ times its upstream gradient, so it
+# never receives an exactly zero gradient; that is the precise sense in which leaky ReLU "leaves fewer
+# dead units".
 
 # %% [markdown]
 # ## Claims checked
@@ -1395,6 +1484,15 @@ print("the tree net trained on 500 samples beats the shallow net trained on 2000
 assert depth_slowdown > DEPTH_SLOWDOWN_FLOOR
 print(f"same parameter count: 32 hidden layers are more than {DEPTH_SLOWDOWN_FLOOR}x slower than 1")
 
+assert param_growth > 400 and activation_growth < 32 and depth_activation_range < 3
+print("memory: 32x wider multiplies the parameters by more than 400 and the saved activations by less than 32; "
+      "at a fixed parameter count, 1 to 32 hidden layers save activations within 3x of each other")
+
+sigmoid_spread, tanh_spread = ([spreads[-1] for spreads in signal_spread[name]] for name in ("sigmoid", "tanh"))
+assert all(sig < tanh / 100 for sig, tanh in zip(sigmoid_spread, tanh_spread))
+print("digits, sigmoid net: its last hidden layer varies across images over 100x less than the tanh net's "
+      "(every seed): the forward signal has collapsed")
+
 relu_losses = [digit_runs["relu", best_lr["relu"], s][1].train_loss[-1] for s in SEEDS]
 sigmoid_losses = [digit_runs["sigmoid", best_lr["sigmoid"], s][1].train_loss[-1] for s in SEEDS]
 assert max(relu_losses) < min(sigmoid_losses)
@@ -1422,14 +1520,17 @@ print(f"lr = 1: more than {DEAD_RELU_FLOOR:.0%} of ReLU units dead on every seed
 # - One hidden layer can approximate any continuous function **on a compact set**; the network exists
 #   (width$^{-2}$ error for the ReLU interpolant), but training finds it only approximately. On compositional
 #   targets depth pays: with the same parameters and fewer samples a deep net, best one shaped like the
-#   target, beats a shallow one. Depth costs time; fully-connected layers on images cost unaffordable
-#   memory, which motivates convolutions (chapter 06).
+#   target, beats a shallow one. Depth costs time; width costs memory (parameters grow with the square of
+#   the width, saved activations linearly); fully-connected layers on images cost unaffordable memory,
+#   which motivates convolutions (chapter 06).
 #
 # **Set aside, with reasons.** The exact approximation rates of Poggio's and Barron's theorems (worst-case
 # bounds with unknown constants; we measured the comparison instead); the sample-size ratio
-# $\varepsilon^{-M}$ (we measured one point of it: 500 samples for the deep nets against 2000 for the shallow
-# one); ten of the eighteen activations of the slides' table, including SELU's self-normalisation (needs
-# chapter 03's initialisation theory); the vanishing-gradient argument (chapter 03).
+# $\varepsilon^{-M}$ (not measured: we only saw that the tree net trained on 500 samples beats the shallow
+# one trained on 2000, a single comparison that says nothing about how the ratio grows with $M$ or
+# $\varepsilon$); ten of the eighteen activations of the slides' table, including SELU's
+# self-normalisation (needs chapter 03's initialisation theory); the vanishing-gradient argument
+# (chapter 03).
 #
 # **Further reading.** Goodfellow, Bengio & Courville (2016), *Deep Learning*, chapter 6; Cybenko (1989),
 # *Approximation by superpositions of a sigmoidal function*; Leshno, Lin, Pinkus & Schocken (1993),
@@ -1439,6 +1540,8 @@ print(f"lr = 1: more than {DEAD_RELU_FLOOR:.0%} of ReLU units dead on every seed
 # of dimensionality*; Hendrycks & Gimpel (2016), *Gaussian error linear units*; Nair & Hinton (2010) and
 # Maas, Hannun & Ng (2013) for ReLU and leaky ReLU.
 #
-# **Exercises:** [exercises/02_mlp](../exercises/02_mlp.ipynb): count an MLP's parameters, write its forward
-# pass, the derivative of SiLU, a stable log-softmax, and softmax cross-entropy with its gradient, each
-# with a check that compares with PyTorch and tells you what is wrong.
+# **Exercises:** [exercises/02_mlp](../exercises/02_mlp.ipynb): the parameter count and the forward pass of
+# a densely connected MLP, the derivative of GELU's tanh approximation, a masked log-softmax and
+# label-smoothed cross-entropy with its gradient, each with a check that compares with PyTorch and gives a
+# hint when you ask; then reach a stated validation accuracy on the digits with your own gradient, and
+# answer the "Think" questions.

@@ -76,7 +76,11 @@ for k in (1.0, 0.5, 0.1):
 # **Backpropagation** organises the chain rule for a whole network: one *forward* pass computes and
 # stores every intermediate value; one *backward* pass, from the loss to the inputs, multiplies local
 # derivatives, reusing each intermediate gradient for everything below it. Its cost is a small multiple
-# of the forward pass, whatever the number of parameters (Rumelhart, Hinton & Williams, 1986).
+# of the forward pass, whatever the number of parameters. This reverse mode of differentiation was
+# published by Linnainmaa (1970, for any computation written as a graph of elementary operations) and
+# proposed for training neural networks by Werbos (1974 thesis, applied in 1982); Rumelhart, Hinton &
+# Williams (1986) showed that it makes hidden layers learn useful representations, which made it the
+# standard way to train networks.
 #
 # ## NumPy reference
 #
@@ -1065,7 +1069,8 @@ def deep_mlp(activation, depth=13, width=64):
 
 
 configs = {"sigmoid, N(0, 0.01)": (Sigmoid, "normal", 0.01), "sigmoid, Xavier": (Sigmoid, "xavier", None),
-           "tanh, Xavier": (Tanh, "xavier", None), "ReLU, He": (ReLU, "he", None),
+           "sigmoid, N(0, 1)": (Sigmoid, "normal", 1.0), "tanh, Xavier": (Tanh, "xavier", None),
+           "ReLU, He": (ReLU, "he", None),
            "ReLU, N(0, 1)": (ReLU, "normal", 1.0)}
 X_batch, y_batch = digits.X_train[:256].astype(np.float64), digits.y_train[:256]
 
@@ -1095,24 +1100,45 @@ for name, r in ratio.items():
 # %% [markdown]
 # With sigmoid and small weights the first layer's gradient is some twenty orders of magnitude below the
 # last one's: it will not learn. Xavier helps the sigmoid but not enough (its derivative is at most 1/4
-# per layer); tanh with Xavier and ReLU with He keep all layers within a small factor. ReLU with
-# $\mathcal{N}(0,1)$ weights, on the other hand, multiplies the signal by about $\sqrt{64/2} \approx 5.7$ per
-# layer: the activations and the loss explode.
+# per layer); tanh with Xavier and ReLU with He keep all layers within a small factor.
+#
+# Sigmoid with $\mathcal{N}(0,1)$ weights loses only a factor of 10 to 20 over twelve layers. The
+# sigmoid is steepest in the middle, so large weights do not help by avoiding flat regions (they push
+# more units into them); they help by their **gain**: in the backward pass each layer multiplies the
+# gradient by $W^\top$, whose entries have variance 1, so a vector of 64 entries grows by about
+# $\sqrt{64} = 8$ in norm. That offsets the sigmoid's factor of at most $\tfrac14$ (smaller where units
+# saturate), and the product per layer stays close to 1. Xavier's weights, of variance $2/128$, have a
+# gain of about 1, so only the $\le\tfrac14$ remains.
+#
+# ReLU with $\mathcal{N}(0,1)$ weights has a first/last ratio of order 1, like He's, and yet it
+# explodes. The ratio cannot see a **uniform** explosion: each layer multiplies the forward signal by
+# about $\sqrt{64/2} \approx 5.7$ (ReLU zeroes half of the inputs) and the backward signal by about the
+# same. Layer $l$'s weight gradient $G_l^\top H_{l-1}$ is the product of an input grown $l - 1$ times and
+# a gradient grown $14 - l$ times (the net has 14 linear layers), so every layer carries the same factor
+# $5.7^{13} \approx 10^{10}$, and a ratio of two layers cancels it. To see an explosion, measure the
+# sizes themselves: the activations layer by layer, and the gradient norms compared with He's.
 
 # %%
-def forward_scale(scheme, std):
-    model = init_weights(deep_mlp(ReLU), scheme, np.random.default_rng(SEEDS[0]), std)
+def forward_scale(scheme, std, seed):
+    """Mean |activation| after each ReLU layer of the 13-layer net, at initialization."""
+    model = init_weights(deep_mlp(ReLU), scheme, np.random.default_rng(seed), std)
     h, scales = X_batch, []
     for layer in model.layers:
         h = layer(h)
         if isinstance(layer, ReLU):
             scales.append(np.abs(h).mean())
-    return scales
+    return np.array(scales)
 
 
-explode = forward_scale("normal", 1.0)
-stable = forward_scale("he", None)
-print(f"mean |activation| after 13 ReLU layers: N(0,1) weights {explode[-1]:.1e}, He {stable[-1]:.2f}")
+explode = [forward_scale("normal", 1.0, s) for s in SEEDS]
+stable = [forward_scale("he", None, s) for s in SEEDS]
+growth = [np.median(sc[1:] / sc[:-1]) for sc in explode]             # factor per layer, N(0, 1)
+grad_blowup = [np.min(n / h) for n, h in zip(grad_norms["ReLU, N(0, 1)"], grad_norms["ReLU, He"])]
+print("mean |activation| after 13 ReLU layers: N(0,1) weights " + ", ".join(f"{sc[-1]:.1e}" for sc in explode)
+      + "; He " + ", ".join(f"{sc[-1]:.2f}" for sc in stable))
+print("N(0,1): median growth of the activations per layer " + ", ".join(f"{g:.1f}" for g in growth)
+      + f" (sqrt(32) = {np.sqrt(32):.1f})")
+print("N(0,1): |dL/dW| divided by He's, smallest over the 14 layers: " + ", ".join(f"{b:.0e}" for b in grad_blowup))
 
 # %% [markdown]
 # **Gradient clipping** is the standard guard against the occasional exploding step: if the gradient's
@@ -1148,9 +1174,9 @@ print(f"norm before {norm_before:.1f}, after {clipped_norm:.6f}; max difference 
 #
 # Now train the 13-layer nets with minibatch SGD (batch 64, 600 steps) in NumPy, the three seeds of `SEEDS` per
 # learning rate. For ReLU + He we keep the learning rate with the best mean *validation* accuracy; for
-# sigmoid with $\mathcal{N}(0, 0.01)$ weights we show every rate tried, because none works. (Sigmoid with
-# $\mathcal{N}(0,1)$ weights *does* train, by the way: large weights keep the units away from the flat
-# middle often enough. The failing case is the small-weight one.)
+# sigmoid with $\mathcal{N}(0, 0.01)$ weights we show every rate tried, because none works. Sigmoid with
+# $\mathcal{N}(0,1)$ weights, whose gradients barely vanish (above), is trained at the middle rate, 0.1,
+# untuned: it does learn, though more slowly than ReLU + He.
 
 # %%
 def train_deep(activation, scheme, std, lr, seed, steps=600, batch=64):
@@ -1172,23 +1198,46 @@ def train_deep(activation, scheme, std, lr, seed, steps=600, batch=64):
 deep_lrs = (0.03, 0.1, 0.3)
 relu_by_lr = {lr: [train_deep(ReLU, "he", None, lr, seed=s) for s in SEEDS] for lr in deep_lrs[:2]}
 sigmoid_by_lr = {lr: [train_deep(Sigmoid, "normal", 0.01, lr, seed=s) for s in SEEDS] for lr in deep_lrs}
+sigmoid_large = {0.1: [train_deep(Sigmoid, "normal", 1.0, 0.1, seed=s) for s in SEEDS]}
 relu_lr = max(relu_by_lr, key=lambda lr: np.mean([acc for _, acc in relu_by_lr[lr]]))
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for label, runs, color in [(f"ReLU, He (lr {relu_lr})", relu_by_lr[relu_lr], "C1"),
-                           ("sigmoid, N(0, 0.01) (all lrs)", sum(sigmoid_by_lr.values(), []), "C0")]:
+                           ("sigmoid, N(0, 0.01) (all lrs)", sum(sigmoid_by_lr.values(), []), "C0"),
+                           ("sigmoid, N(0, 1) (lr 0.1)", sigmoid_large[0.1], "C2")]:
     for i, (losses, _) in enumerate(runs):
         ax.plot(np.convolve(losses, np.ones(25) / 25, mode="valid"), color=color, alpha=0.7, label=label if i == 0 else None)
 ax.axhline(np.log(10), color="gray", ls="--", label="ln 10: guessing")
 ax.set(xlabel="SGD step", ylabel="training loss (smoothed)", title="13 hidden layers")
 ax.legend()
 plt.show()
-for name, by_lr in [("ReLU, He", relu_by_lr), ("sigmoid, N(0,0.01)", sigmoid_by_lr)]:
+for name, by_lr in [("ReLU, He", relu_by_lr), ("sigmoid, N(0,0.01)", sigmoid_by_lr),
+                    ("sigmoid, N(0,1)", sigmoid_large)]:
     for lr, runs in by_lr.items():
         print(f"{name:<19} lr {lr:<5} final loss " + ", ".join(f"{np.mean(l[-50:]):.3f}" for l, _ in runs)
               + "   validation accuracy " + ", ".join(f"{acc:.3f}" for _, acc in runs))
 
 # %% [markdown]
+# ### Unsupervised pre-training, then and now
+#
+# Before ReLU and He initialization, deep nets like the sigmoid one above were trained in two stages.
+# Hinton, Osindero & Teh (2006) trained a **deep belief net** one layer at a time, each layer a restricted
+# Boltzmann machine (RBM) learning to model the features of the layer below without any label; Bengio et
+# al. (2007) did the same with stacked autoencoders, each layer an encoder trained to reconstruct its
+# input. The stack then initialised a supervised net, which backprop *fine-tuned*. Starting from
+# weights that already describe the data, the deep net escaped the flat start that we measured above
+# (Erhan et al., 2010, studied why it helps). Within a few years ReLU (Nair & Hinton, 2010; Glorot et
+# al., 2011), careful initialization, larger labelled data sets and GPUs made training from random
+# weights work (AlexNet, 2012), and pre-training for the sake of optimization disappeared.
+#
+# The idea came back for another reason: labels are scarce, unlabelled data is not. **Self-supervised**
+# learning invents a supervised task from the data itself: predict masked words (BERT, 2018) or masked
+# image patches, or, in **contrastive** learning (CPC, 2018; MoCo and SimCLR, 2020), pull together the
+# representations of two augmented views of the same image and push apart those of different images.
+# A network pre-trained this way on millions of unlabelled examples is then fine-tuned on a small
+# labelled set, the same two stages as in 2006, with a new purpose: better features, not easier
+# optimization. Chapter 09 builds autoencoders.
+#
 # ## Claims checked
 
 # %%
@@ -1213,20 +1262,25 @@ print("tanh'(10) is about 8.2e-9: saturation")
 
 assert all(r < 1e-12 for r in ratio["sigmoid, N(0, 0.01)"])
 assert all(r < 1e-4 for r in ratio["sigmoid, Xavier"])
+assert all(r > 1e-3 for r in ratio["sigmoid, N(0, 1)"])
 assert all(0.1 < r < 10 for r in ratio["ReLU, He"] + ratio["tanh, Xavier"])
-print("vanishing gradients: first/last layer < 1e-12 (sigmoid, small init), < 1e-4 (sigmoid, Xavier); "
-      "within 10x with tanh+Xavier and ReLU+He")
+print("vanishing gradients: first/last layer < 1e-12 (sigmoid, small init), < 1e-4 (sigmoid, Xavier), "
+      "> 1e-3 (sigmoid, N(0, 1)); within 10x with tanh+Xavier and ReLU+He")
 
-assert explode[-1] > 1e6 and 0.01 < stable[-1] < 10
-print("ReLU with N(0, 1) weights explodes the activations; He keeps them of order 1")
+assert all(sc[-1] > 1e6 for sc in explode) and all(0.01 < sc[-1] < 10 for sc in stable)
+assert all(4 < g < 8 for g in growth) and all(b > 1e6 for b in grad_blowup)
+print("ReLU with N(0, 1) weights explodes the activations (about sqrt(32) per layer) and every layer's "
+      "gradient (over 1e6 x He's) though its first/last ratio looks like He's; He keeps them of order 1")
 
 assert clipped_norm <= 1.0 + 1e-9 and clip_diff < 1e-12
 print("clipping caps the gradient norm at v, as torch.nn.utils.clip_grad_norm_")
 
 assert all(abs(np.mean(l[-50:]) - np.log(10)) < 0.05 for runs in sigmoid_by_lr.values() for l, _ in runs)
 assert all(np.mean(l[-50:]) < 0.2 and acc >= 0.9 for l, acc in relu_by_lr[relu_lr])
+assert all(np.mean(l[-50:]) < 1.0 and acc >= 0.7 for l, acc in sigmoid_large[0.1])
 print("13 layers: sigmoid + small init stays at loss ln 10 for every seed and learning rate; "
-      "ReLU + He trains (loss < 0.2, validation accuracy >= 0.9 on every seed)")
+      "ReLU + He trains (loss < 0.2, validation accuracy >= 0.9 on every seed); "
+      "sigmoid + N(0, 1) learns too (loss < 1, validation accuracy >= 0.7 on every seed)")
 
 # %% [markdown]
 # ## Summary
@@ -1242,14 +1296,18 @@ print("13 layers: sigmoid + small init stays at loss ln 10 for every seed and le
 #   initialization keeps the gradient of every layer of the same size. Too-large weights explode;
 #   clipping bounds the step.
 # - Frameworks do all this for you ("usually you don't" write backprop yourself): you now know what
-#   they do. Layer-wise unsupervised pre-training (autoencoders, RBMs), the lectures' historical remedy
-#   for deep nets, is no longer needed with ReLU, good initialization and normalization; autoencoders
-#   come back in chapter 09.
+#   they do. Layer-wise unsupervised pre-training (RBMs, autoencoders), the remedy for deep nets around
+#   2006, is no longer needed for optimization with ReLU, good initialization and normalization; it
+#   returned as self-supervised and contrastive pre-training, to learn features from unlabelled data.
 #
 # **Further reading.** Rumelhart, Hinton & Williams (1986), *Learning representations by
 # back-propagating errors*; Glorot & Bengio (2010), *Understanding the difficulty of training deep
 # feedforward neural networks*; He et al. (2015), *Delving deep into rectifiers*; Karpathy's micrograd;
-# CS231n's notes on backpropagation.
+# CS231n's notes on backpropagation. On the history: Griewank (2012), *Who invented the reverse mode of
+# differentiation?* (Linnainmaa, Werbos); Hinton, Osindero & Teh (2006), *A fast learning algorithm for
+# deep belief nets*; Chen et al. (2020), *A simple framework for contrastive learning of visual
+# representations*.
 #
-# **Exercises:** [exercises/03_backprop](../exercises/03_backprop.ipynb): the backward pass of a linear
-# layer, a gradient checker, and backprop through a two-layer network by hand.
+# **Exercises:** [exercises/03_backprop](../exercises/03_backprop.ipynb): the backward pass of a bias-free
+# linear + tanh block, a gradient check along random directions with a verdict, a two-layer network with
+# L2 weight decay by hand, and training it with your own gradients to 95% validation accuracy.

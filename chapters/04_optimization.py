@@ -20,13 +20,14 @@
 # - predict from a loss surface what gradient descent will do: crawl, converge, zig-zag or diverge, and
 #   compute the largest stable learning rate of a quadratic, $2/\lambda_{\max}$;
 # - explain minibatch SGD (steps, epochs, and the variance of the gradient estimate, which falls as $1/B$);
-# - implement SGD with momentum, dampening, Nesterov and weight decay, Adagrad, RMSprop, Adam and AdamW in
-#   NumPy (`dlcourse.numpy_optim`), equal to `torch.optim` step by step;
-# - implement learning-rate schedules (exponential, cosine, linear warm-up, one after the other) as
-#   `torch.optim.lr_scheduler` does, and use the rest of it (step, one-cycle, cyclic, on plateau);
+# - implement SGD (momentum, Nesterov, weight decay), Adagrad, RMSprop, Adam and AdamW in NumPy
+#   (`dlcourse.numpy_optim`), equal to `torch.optim` step by step;
+# - implement learning-rate schedules (exponential, cosine, warm-up, in sequence) as `torch.optim.lr_scheduler`;
 # - find a learning rate with the range test, and show why SGD with a constant learning rate stalls at
 #   a noise floor while a decaying one keeps improving;
-# - rescue an exploding run with gradient clipping.
+# - rescue an exploding run with gradient clipping;
+# - recognise a saddle point (gradient descent slows there; noise escapes), and explain how sign-based steps
+#   (sign-SGD, Rprop) decouple the step length from the gradient's size.
 #
 # Lecture ideas covered: gradient descent and the learning rate (too small, good, too large), local and
 # global minima, SGD and minibatches, momentum, AdaGrad, RMSProp, Adam, choosing the learning rate (grid,
@@ -160,13 +161,10 @@ def rosenbrock(p, a=1.0, b=100.0):
 # %% [markdown]
 # ### The optimizer interface
 #
-# Every optimizer of `dlcourse.numpy_optim` follows `torch.optim`, with parameters held in a dictionary
-# instead of a list of tensors: `opt = SGD(model.params, lr=0.1)` keeps a reference to the model's own
-# arrays, and `opt.step(model.grads)` updates them **in place** (so the model sees the new weights
-# without copying anything back). The learning rate is a plain attribute, `opt.lr`, which the schedules
-# below change. Keyword names and defaults are PyTorch's; invalid values raise a `ValueError` that names
-# the argument (`dlcourse.validate.check_arg`), and a misspelt keyword gets a suggestion (`KeywordChecked`).
-# Each optimizer only writes `_update`, the rule for one parameter array:
+# Our optimizers follow `torch.optim`, with the parameters in a dictionary: `opt = SGD(model.params, lr=0.1)`
+# keeps a reference to the model's own arrays, and `opt.step(model.grads)` updates them **in place**. The
+# learning rate is a plain attribute, `opt.lr`, which the schedules change. Keywords and defaults are
+# PyTorch's, checked with `dlcourse.validate`. Each optimizer only writes `_update`, the rule for one array:
 
 # %%
 #| export numpy_optim.optimizers
@@ -344,11 +342,10 @@ plt.show()
 #
 # $$ g_t = \frac1B \sum_{i\in\mathcal{B}} \nabla \ell_i(\theta_t), \qquad \theta_{t+1} = \theta_t - \eta\, g_t . $$
 #
-# It is an unbiased estimate of $\nabla F$, $N/B$ times cheaper, and noisy. (The lectures call a single
-# example per step "SGD" and several a "minibatch"; PyTorch and this course call both SGD.) One pass over the
-# data, $\lceil N/B\rceil$ **steps**, is an **epoch**; a common practice is to evaluate on the validation split
-# after every epoch and keep the weights of the best epoch (early stopping, chapter 05). (One lecture's pseudocode writes the learning rate
-# as both $\eta$ and $\alpha_t$; they are the same thing, $\eta_t$ when a schedule changes it with the step $t$.)
+# It is an unbiased estimate of $\nabla F$, $N/B$ times cheaper, and noisy. (The lectures call one example
+# per step "SGD" and several a "minibatch"; PyTorch and this course call both SGD.) One pass over the data,
+# $\lceil N/B\rceil$ **steps**, is an **epoch**; keep the weights of the epoch best on validation (chapter 05).
+# (One lecture's pseudocode writes the rate as both $\eta$ and $\alpha_t$: the same thing.)
 #
 # How noisy? If the per-example gradients have total variance
 # $\sigma^2 = \frac1N\sum_i \lVert\nabla\ell_i - \nabla F\rVert^2$, a batch drawn without replacement has
@@ -411,15 +408,11 @@ from dlcourse.numpy_nn import CrossEntropyLoss, clip_grad_norm_
 
 def train_classifier(model, X, y, optimizer, epochs, batch_size=32, scheduler=None, X_val=None, y_val=None,
                      seed=0, max_grad_norm=None, blowup=1.0, loss_fn=None):
-    """Minibatch SGD on a numpy_nn classifier (inputs X (N, D), labels y (N,)) with any optimizer and
-    scheduler of this package, for ``epochs * ceil(N / batch_size)`` steps, shuffled with ``seed``.
-
-    ``max_grad_norm`` clips the gradient norm; the run stops, *diverged*, at a non-finite minibatch loss or
-    after an epoch whose mean loss is above ``blowup`` times the loss before training. Returns a dict with,
-    per step, ``step_loss``, ``lr``, ``grad_norm`` (before clipping); per epoch, ``train_loss`` and
-    ``val_loss`` (when X_val is given); ``initial_loss``, ``steps_per_epoch``, and ``diverged_at`` (None, or
-    the step: the non-finite loss, or the first loss above the initial one in the epoch that diverged).
-    """
+    """Minibatch SGD on a numpy_nn classifier (X (N, D), y (N,)) with any optimizer and scheduler of this
+    package, shuffled with ``seed``; ``max_grad_norm`` clips. Stops, *diverged*, at a non-finite loss or an
+    epoch whose mean loss is above ``blowup`` times the initial one. Returns a dict: per step ``step_loss``,
+    ``lr``, ``grad_norm`` (before clipping); per epoch ``train_loss``, ``val_loss``; ``initial_loss``,
+    ``steps_per_epoch``, ``diverged_at`` (None, or the step of the non-finite or first too-high loss)."""
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
     order_rng = np.random.default_rng(seed)
     N = len(X)
@@ -674,8 +667,9 @@ print("step / lr without and with bias correction:", ", ".join(f"{a:.2f} vs {b:.
 
 # %% [markdown]
 # All of them on Rosenbrock, each with the learning rate (from a grid of powers of ten times 1, 2 and 5)
-# that ends lowest after 1000 steps. The adaptive methods can take much larger steps along the flat
-# valley floor, because they divide by the (small) local gradient scale.
+# that ends lowest after 1000 steps. Does a step size per parameter help in the curved valley? We also print the
+# mean step length over the last 100 steps, and how much longer that path is than the ground it gained
+# (1 for a straight walk, large for a zig-zag).
 
 # %%
 optimizers_2d = {"SGD": lambda lr: (lambda p: SGD(p, lr=lr)),
@@ -700,10 +694,74 @@ axes[0].legend(fontsize=8, loc="lower right")
 axes[1].set(xlabel="step", ylabel="F", title="Rosenbrock, best learning rate of each")
 fig.tight_layout()
 plt.show()
+zigzag_2d = {}
 for name, (lr, run) in best_2d.items():
-    print(f"{name:<20} lr {lr:<7g} F after 1000 steps {run['values'][-1]:.2e}")
+    last = run["path"][-101:]
+    step_len = np.linalg.norm(np.diff(last, axis=0), axis=1)
+    zigzag_2d[name] = (step_len.mean(), step_len.sum() / np.linalg.norm(last[-1] - last[0]))
+    print(f"{name:<20} lr {lr:<7g} F after 1000 steps {run['values'][-1]:.2e};  last 100 steps: mean length "
+          f"{zigzag_2d[name][0]:.1e}, path / progress {zigzag_2d[name][1]:.1f}")
+adagrad_G = np.sqrt(np.sum(rosenbrock(best_2d["Adagrad"][1]["path"][:-1])[1] ** 2, axis=0))   # sum of g^2
+print(f"Adagrad: sqrt(G) after 1000 steps = {adagrad_G.round()}, so its steps are lr / sqrt(G) = "
+      f"{best_2d['Adagrad'][0] / adagrad_G[0]:.0e} and {best_2d['Adagrad'][0] / adagrad_G[1]:.0e} times the gradient")
 
 # %% [markdown]
+# **What happened.** Momentum gets along the valley floor (SGD with momentum, and Adam through its $m$): the
+# components across the valley flip sign and cancel, those along it add up. The adaptive methods *without*
+# momentum end near plain gradient descent. Adagrad's $G$ never forgets the huge gradients of its first steps
+# down the steep wall: $\sqrt G$ is in the hundreds, so its steps shrank below $10^{-2}$ times the
+# gradient, and in the end are no longer than plain SGD's. RMSprop forgets them and steps about $\eta$ per coordinate, but without
+# momentum it bounces across the valley: its recent path is many times longer than the ground it gained.
+# Dividing by the gradient's scale makes steps larger; it does not make them point along the valley.
+#
+# ### Sign-based steps: step length decoupled from gradient size
+#
+# RMSprop and Adam divide each gradient coordinate by its own running size, so the step is about $\eta$
+# whether that gradient is $10^{-3}$ or $10^{3}$. **sign-SGD** does it literally, $\theta \leftarrow \theta - \eta\,
+# \operatorname{sign}(g)$; **Rprop** (Riedmiller & Braun, 1993; `torch.optim.Rprop`, ours in the package) gives
+# each coordinate its own step size, $\times 1.2$ while its gradient keeps its sign, $\times 0.5$ when it flips
+# (and that step is skipped). The test: an axis-aligned bowl with curvatures 100 and 0.01 ($\kappa = 10^4$),
+# where gradient descent must keep $\eta < 2/100$ and then gains $10^{-4}$ of the flat distance per step.
+
+# %%
+class SignSGD(Optimizer):
+    """theta <- theta - lr * sign(g): every coordinate moves by exactly lr, whatever its gradient's size."""
+
+    def _update(self, p, g, state):
+        p -= self.lr * np.sign(g)
+
+
+from dlcourse.numpy_optim import Rprop  # noqa: E402 (the package's twin of torch.optim.Rprop)
+
+badly_scaled = lambda p: quadratic_bowl(p, curvatures=(100.0, 0.01), angle_deg=0.0)
+scaled_opts = {"SGD": lambda lr: (lambda p: SGD(p, lr=lr)),
+               "SGD + momentum 0.9": lambda lr: (lambda p: SGD(p, lr=lr, momentum=0.9)),
+               "sign-SGD": lambda lr: (lambda p: SignSGD(p, lr=lr)),
+               "Rprop": lambda lr: (lambda p: Rprop(p, lr=lr)), "Adam": lambda lr: (lambda p: Adam(p, lr=lr))}
+scaled_best, rprop_steps = {}, {}
+for name, make in scaled_opts.items():
+    runs = {lr: run_on_surface(badly_scaled, [np.e / 2, np.pi], make(lr), steps=300) for lr in lr_grid_2d}
+    lr = min(runs, key=lambda lr: runs[lr]["values"][-1] if runs[lr]["diverged_at"] is None else np.inf)
+    scaled_best[name] = (lr, runs[lr])
+    if name == "Rprop":
+        rprop_steps = {lr: int(np.argmax(r["values"] < 1e-6)) for lr, r in runs.items() if r["values"][-1] < 1e-6}
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for name, (lr, run) in scaled_best.items():
+    ax.semilogy(run["values"], label=f"{name} (lr {lr:g})")
+    print(f"{name:<20} lr {lr:<7g} F after 300 steps {run['values'][-1]:.1e}")
+ax.set(xlabel="step", ylabel="F", title=r"bowl with curvatures 100 and 0.01, best lr of each")
+ax.legend(fontsize=8)
+plt.show()
+print(f"Rprop reaches F < 1e-6 from {len(rprop_steps)} of the {len(lr_grid_2d)} starting step sizes "
+      f"({min(rprop_steps):g} to {max(rprop_steps):g}), in {min(rprop_steps.values())} to "
+      f"{max(rprop_steps.values())} steps")
+
+# %% [markdown]
+# Gradient descent and momentum are held back by the steep direction; the sign-based methods are not. Rprop
+# needs no tuning; sign-SGD with a constant $\eta$ cannot settle (it hops $\pm\eta$ around the minimum). Both
+# need **full-batch** gradients: a noisy minibatch gradient flips sign at random, and Rprop's step sizes
+# collapse. RMSprop was proposed as Rprop for minibatches: divide by a running root-mean-square instead.
+#
 # ### Learning-rate schedules
 #
 # A constant learning rate is a compromise: large enough to make progress early, small enough to settle at
@@ -729,11 +787,8 @@ from dlcourse.validate import KeywordChecked, check_arg
 
 class LRScheduler(KeywordChecked):
     """Base class of the schedules, as ``torch.optim.lr_scheduler.LRScheduler``: ``lr_at(t)`` is the schedule
-    in closed form, t = ``last_epoch`` (0 after construction, +1 at every ``step()``), and ``step()`` writes
-    it into ``optimizer.lr``. ``base_lr`` is the optimizer's lr when the first scheduler was attached (kept
-    in ``optimizer.initial_lr``). Not supported: chaining schedulers on one optimizer (use SequentialLR),
-    resuming with ``last_epoch``. StepLR, MultiStepLR, OneCycleLR, CyclicLR and ReduceLROnPlateau are in
-    ``schedulers_more.py``."""
+    in closed form, t = ``last_epoch`` (0 after construction, +1 per ``step()``), which ``step()`` writes into
+    ``optimizer.lr``; ``base_lr`` = ``optimizer.initial_lr``. No chaining (use SequentialLR), no resuming."""
 
     def __init__(self, optimizer):
         if not isinstance(getattr(optimizer, "params", None), dict):     # ours (the chapter's or the package's)
@@ -822,9 +877,7 @@ class LinearLR(LRScheduler):
 
 
 # %% [markdown]
-# `SequentialLR` runs one schedule after the other, each restarted at its own $t = 0$: a warm-up and then
-# a cosine is `SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, T_max=95)],
-# milestones=[5])`.
+# `SequentialLR` runs one schedule after the other, each restarted at its own $t = 0$.
 
 # %%
 #| export numpy_optim.schedulers
@@ -833,13 +886,8 @@ import bisect
 
 class SequentialLR(LRScheduler):
     """Run ``schedulers[0]`` until step ``milestones[0]``, then ``schedulers[1]`` restarted at its t = 0, ...
-
-    A linear warm-up over 5 steps, then a cosine decay over the remaining 95::
-
-        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
-        cosine = CosineAnnealingLR(opt, T_max=95)
-        sched = SequentialLR(opt, [warmup, cosine], milestones=[5])
-    """
+    Warm-up then cosine: ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, 95)],
+    milestones=[5])``."""
 
     def __init__(self, optimizer, schedulers, milestones):
         if len(schedulers) != len(milestones) + 1:
@@ -872,18 +920,16 @@ class SequentialLR(LRScheduler):
 
 
 # %% [markdown]
-# The rest of `torch.optim.lr_scheduler` is API rather than new ideas. Each one is in the package
-# (`dlcourse/numpy_optim/schedulers_more.py`, same names, arguments and defaults), and the tests compare
-# each with its `torch.optim.lr_scheduler` twin step by step (`tests/test_numpy_optim.py`, learning rate and
-# momentum):
+# The rest of `torch.optim.lr_scheduler` is API rather than new ideas: each one is in the package
+# (`schedulers_more.py`, PyTorch's names and defaults), tested against its twin (`tests/test_numpy_optim.py`):
 #
-# | schedule | $\eta_t$, or the rule | torch twin (`lr_scheduler.`) |
-# |---|---|---|
-# | `StepLR(step_size, gamma)` | $\eta_0\,\gamma^{\lfloor t/\text{step\_size}\rfloor}$ (e.g. $\times 0.1$ every 30 epochs) | `StepLR` |
-# | `MultiStepLR(milestones, gamma)` | $\eta_0\,\gamma^{\#\{m \le t\}}$ ($\times 0.1$ at chosen epochs) | `MultiStepLR` |
-# | `OneCycleLR(max_lr, total_steps, pct_start)` | up from $\eta_{\max}/25$ to $\eta_{\max}$ in the first 30%, then (cosine) down to $\eta_{\max}/(25\cdot 10^4)$; the momentum (Adam's $\beta_1$) goes the opposite way | `OneCycleLR` |
-# | `CyclicLR(base_lr, max_lr, step_size_up)` | triangles between the two rates; `'triangular2'` halves the height each cycle; momentum cycles opposite | `CyclicLR` |
-# | `ReduceLROnPlateau(factor, patience)` | $\times$ `factor` when a monitored metric (`step(metric)`) stops improving for more than `patience` steps | `ReduceLROnPlateau` |
+# | schedule | $\eta_t$, or the rule |
+# |---|---|
+# | `StepLR(step_size, gamma)` | $\eta_0\,\gamma^{\lfloor t/\text{step\_size}\rfloor}$ (e.g. $\times 0.1$ every 30 epochs) |
+# | `MultiStepLR(milestones, gamma)` | $\eta_0\,\gamma^{\#\{m \le t\}}$ ($\times 0.1$ at chosen epochs) |
+# | `OneCycleLR(max_lr, total_steps, pct_start)` | up from $\eta_{\max}/25$ to $\eta_{\max}$ in the first 30%, then (cosine) down to $\eta_{\max}/(25\cdot 10^4)$; the momentum goes the opposite way |
+# | `CyclicLR(base_lr, max_lr, step_size_up)` | triangles between the two rates; `'triangular2'` halves the height each cycle |
+# | `ReduceLROnPlateau(factor, patience)` | $\times$ `factor` when a monitored metric (`step(metric)`) stops improving for more than `patience` steps |
 #
 # The schedules the lectures list ("×0.1 at fixed epochs; ×0.95 per epoch; step every k; linear; cosine;
 # warm-up; on plateau; repeated cosine; annealed triangular"), over 100 steps from $\eta_0 = 0.1$. The
@@ -892,29 +938,8 @@ class SequentialLR(LRScheduler):
 # `ReduceLROnPlateau` we feed a made-up validation loss that stops improving at step 30.
 
 # %%
-def schedule_curve(make_scheduler, M, steps=100, lr=0.1, metric=None):
-    """The learning rate at steps 0..steps of ``make_scheduler(optimizer, M)`` on a dummy parameter, where
-    M is our namespace or torch.optim.lr_scheduler (the optimizer is SGD, momentum 0.9, of each)."""
-    if M is torch.optim.lr_scheduler:
-        w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-        w.grad = torch.zeros(1, dtype=torch.float64)
-        opt = torch.optim.SGD([w], lr=lr, momentum=0.9)
-        get_lr, opt_step = (lambda: opt.param_groups[0]["lr"]), (lambda: opt.step())
-    else:
-        opt = SGD({"w": np.zeros(1)}, lr=lr, momentum=0.9)
-        get_lr, opt_step = (lambda: opt.lr), (lambda: opt.step({"w": np.zeros(1)}))
-    with warnings.catch_warnings():               # PyTorch's SequentialLR warns spuriously when it is built
-        warnings.simplefilter("ignore", UserWarning)
-        sched = make_scheduler(opt, M)
-    lrs = [get_lr()]
-    for t in range(steps):
-        opt_step()
-        sched.step(metric(t)) if metric else sched.step()
-        lrs.append(get_lr())
-    return np.array(lrs)
-
-
 from dlcourse.numpy_optim import CyclicLR, MultiStepLR, OneCycleLR, ReduceLROnPlateau, StepLR   # the rest
+from dlcourse.numpy_optim.twins import schedule_curve   # lr at every step, ours or torch's (M)
 
 
 class ours:                                      # our schedulers, as a namespace like torch's
@@ -961,7 +986,7 @@ plt.show()
 # $\gamma > 1$; an `ExponentialLR` with that $\gamma$ is exactly the sweep.) Plotted against $\log\eta$, the
 # smoothed loss shows **three regions**: flat (too small to learn), falling (learning), and exploding (too
 # large). Pick an $\eta$ in the falling region: the lecture's rule is the **steepest descent** of the smoothed
-# curve; a common, more conservative rule is **one decade below the minimum** of the curve.
+# curve; another common rule is **one decade below the minimum** of the curve. We try both.
 
 # %%
 #| export numpy_optim.loop
@@ -1014,9 +1039,8 @@ def suggest_lr(lrs, losses, beta=0.9):
 # ## Check against PyTorch
 #
 # **Optimizers.** The same random parameters and the same random gradients for 60 steps, in float64, into
-# our optimizer and into its `torch.optim` twin, with non-default hyper-parameters. We compare the
-# parameters after every step. (`tests/test_numpy_optim.py` does this for random hyper-parameters, every
-# combination of the options, and checks the errors raised for invalid arguments.)
+# our optimizer and into its `torch.optim` twin, with non-default hyper-parameters, compared after every step
+# (`tests/test_numpy_optim.py` also covers random hyper-parameters and invalid arguments).
 
 # %%
 optimizer_twins = {
@@ -1030,27 +1054,11 @@ optimizer_twins = {
                                                                       momentum=0.5, centered=True)),
     "Adam amsgrad": (Adam, torch.optim.Adam, dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2, amsgrad=True)),
     "AdamW": (AdamW, torch.optim.AdamW, dict(lr=1e-2, betas=(0.85, 0.995), weight_decay=0.1)),
+    "Rprop": (Rprop, torch.optim.Rprop, dict(lr=0.05, etas=(0.4, 1.3), step_sizes=(1e-3, 1.0))),
 }
 
 
-def optimizer_twin_error(ours_cls, theirs_cls, kwargs, steps=60, seed=0):
-    """Largest |ours - torch| / max |torch| over all parameters and steps."""
-    r = np.random.default_rng(seed)
-    shapes = {"weight": (4, 3), "bias": (4,)}
-    params = {k: r.normal(size=s) for k, s in shapes.items()}
-    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    ours_opt, theirs_opt = ours_cls(params, **kwargs), theirs_cls(list(tensors.values()), **kwargs)
-    err = 0.0
-    for _ in range(steps):
-        grads = {k: r.normal(size=s) for k, s in shapes.items()}
-        ours_opt.step(grads)
-        for k, t in tensors.items():
-            t.grad = torch.from_numpy(grads[k])
-        theirs_opt.step()
-        for k, t in tensors.items():
-            err = max(err, np.abs(params[k] - t.detach().numpy()).max() / np.abs(t.detach().numpy()).max())
-    return err
-
+from dlcourse.numpy_optim.twins import optimizer_twin_error   # max |ours - torch| / max |torch|
 
 optim_errors = {name: optimizer_twin_error(*twin) for name, twin in optimizer_twins.items()}
 for name, err in optim_errors.items():
@@ -1117,11 +1125,9 @@ print(f"Adam + warm-up/cosine, 150 steps: loss {numpy_losses[0]:.3f} -> {numpy_l
 # %% [markdown]
 # ## PyTorch version
 #
-# In PyTorch the optimizer holds the model's parameter tensors and reads their `.grad`; the loop is
-# `zero_grad()`, `backward()`, `step()`, and then `scheduler.step()`. The scheduler's $t$ counts whatever
-# you step it on: `dlcourse.train.fit` steps it once per **epoch** (so `T_max` is in epochs), a loop
-# that steps it after every minibatch counts steps. `OneCycleLR` and `CyclicLR` are meant to be stepped
-# per minibatch.
+# In PyTorch the optimizer holds the parameter tensors and reads their `.grad`: `zero_grad()`, `backward()`,
+# `step()`, then `scheduler.step()`. The scheduler's $t$ counts whatever you step it on: `dlcourse.train.fit`
+# steps it once per **epoch** (so `T_max` is in epochs); `OneCycleLR` and `CyclicLR` expect minibatch steps.
 #
 # An MLP $64 \to 128 \to 10$ on the digits, trained for 15 epochs with SGD + momentum 0.9 at a constant
 # learning rate and with a cosine schedule from the same rate, three seeds each. The rate is the best of
@@ -1158,16 +1164,16 @@ for schedule in (None, "cosine"):
           + ", ".join(f"{h.val_acc:.3f}" for h in runs))
 
 # %% [markdown]
-# On this small problem the cosine schedule does **not** clearly beat the constant rate: the constant rate
-# reaches a lower *training* loss (it keeps taking large steps for longer), and the validation losses and
-# accuracies differ by about as much as the seeds do. The noise floor that schedules remove is real (the experiments below
+# Loss and accuracy tell different stories here. The constant rate reaches the lower *training* loss on every
+# seed (it keeps taking large steps for longer); the validation losses differ by about as much as the seeds
+# do; and the validation *accuracy* was higher with the cosine schedule on every seed printed above, by 0.3
+# to 1.5 points (1 to 4 of the 270 validation images). The noise floor that schedules remove is real (the experiments below
 # measure it on a problem where we know the optimum), but here 15 epochs at a good constant rate already
 # fit the training set almost perfectly, so the floor is not what limits the validation loss.
 #
 # **Timing.** One Adam step on 4 million parameters (four $1000\times1000$ matrices): our NumPy
 # optimizer, `torch.optim.Adam` on the CPU (one thread, like NumPy here), and on the GPU when there is one.
-# An optimizer step is a handful of elementwise operations over all parameters: memory-bound, and a GPU
-# reads memory an order of magnitude faster.
+# An optimizer step is a few elementwise operations over all parameters: memory-bound.
 
 # %% tags=["nbval-ignore-output"]
 from dlcourse.timing import best_time  # min over repeated calls, in seconds
@@ -1249,15 +1255,74 @@ print(f"gradient descent: {gd_steps[best_gd]} steps (lr {best_gd});  momentum: {
       f"(lr {best_mom[0]}, momentum {best_mom[1]})")
 
 # %% [markdown]
+# ### Saddle points: where gradient descent slows, and noise escapes
+#
+# Most critical points of a high-dimensional loss are not minima but **saddle points**, curved up in some
+# directions and down in others (Dauphin et al., 2014). The simplest: $F(x, y) = x^2 - y^2 + y^4/2$, a saddle
+# at the origin (curvature $+2$ along $x$, $-2$ along $y$; the quartic bounds it, with minima $F = -\tfrac12$
+# at $(0, \pm 1)$). Gradient descent at $\eta = 0.1$ from $(1, y_0)$ shrinks $x$ by $0.8$ per step but grows
+# $y$ only by $1 + 2\eta = 1.2$: it spends about $\ln(1/y_0)/\ln 1.2$ steps near the saddle, where the gradient
+# is tiny and the loss flat; from exactly $y_0 = 0$ it never leaves. Noise in the gradient (as minibatches
+# have) pushes it off the ridge.
+
+# %%
+def saddle(p):
+    """F(x, y) = x^2 - y^2 + y^4 / 2: a saddle at (0, 0), minima F = -1/2 at (0, +-1). p (..., 2)."""
+    p = np.asarray(p, dtype=float)
+    x, y = p[..., 0], p[..., 1]
+    return x ** 2 - y ** 2 + y ** 4 / 2, np.stack([2 * x, -2 * y + 2 * y ** 3], axis=-1)
+
+
+def noisy_saddle(sigma, seed):
+    """The saddle with Gaussian noise (std sigma) added to the gradient: a stand-in for minibatch noise."""
+    r = np.random.default_rng(seed)
+    return lambda p: (saddle(p)[0], saddle(p)[1] + sigma * r.normal(size=2))
+
+
+def escape_step(run):
+    hit = np.flatnonzero(run["values"] < -0.4)                    # close to a minimum (F = -0.5)
+    return int(hit[0]) if len(hit) else None
+
+
+saddle_runs = {f"GD, y0 = {y0:g}": run_on_surface(saddle, [1.0, y0], lambda p: SGD(p, lr=0.1), steps=300)
+               for y0 in (0.0, 1e-10, 1e-5)}
+noisy_escapes = [escape_step(run_on_surface(noisy_saddle(1e-3, s), [1.0, 0.0], lambda p: SGD(p, lr=0.1), steps=300))
+                 for s in SEEDS]
+saddle_runs["noisy GD, y0 = 0"] = run_on_surface(noisy_saddle(1e-3, SEEDS[0]), [1.0, 0.0], lambda p: SGD(p, lr=0.1),
+                                                 steps=300)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+for label, run in saddle_runs.items():
+    axes[0].plot(run["values"], label=label)
+    axes[1].semilogy(np.linalg.norm(saddle(run["path"])[1], axis=-1), label=label)
+axes[0].set(xlabel="step", ylabel="F")
+axes[1].set(xlabel="step", ylabel=r"$|\nabla F|$ (exact)", ylim=(1e-20, 10))
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+saddle_escapes = {label: escape_step(run) for label, run in saddle_runs.items()}
+saddle_end_grad = np.linalg.norm(saddle(saddle_runs["GD, y0 = 0"]["path"][-1])[1])
+print("steps to F < -0.4:", saddle_escapes, "| noisy GD (sigma 1e-3), every seed:", noisy_escapes)
+print(f"GD from y0 = 0 ends at F = {saddle_runs['GD, y0 = 0']['values'][-1]:.0e}, |gradient| {saddle_end_grad:.0e}")
+
+# %% [markdown]
+# A tiny gradient does not mean a minimum: from the ridge, gradient descent converges to the saddle. From
+# $y_0 = 10^{-10}$ the loss sits on a plateau for about $\ln 10^{10}/\ln 1.2 \approx 126$ steps before it drops;
+# a little noise escapes sooner on every seed. Long plateaus then sudden drops in training curves often
+# have this cause.
+#
 # ### Constant versus decaying learning rates: the noise floor
 #
-# The lectures' SGD theorem: for an $L$-smooth $F \ge 0$ with stochastic gradients of bounded variance
-# $\mathbb{E}\lVert g\rVert^2 \le \sigma^2$, after $T$ steps with rates $\eta_t$,
+# The SGD theorem: for an $L$-smooth $F$ bounded below by $F^\star$, with unbiased stochastic gradients of
+# bounded **variance** $\mathbb{E}\lVert g - \nabla F(\theta)\rVert^2 \le \sigma^2$, after $T$ steps with rates
+# $\eta_t \le 1/L$,
 #
-# $$ \min_{t<T}\ \mathbb{E}\lVert\nabla F(\theta_t)\rVert^2 \;\le\; \frac{F(\theta_0) - F^\star}{\sum_t \eta_t}
-#    \;+\; \frac{L\sigma^2}{2}\,\frac{\sum_t \eta_t^2}{\sum_t \eta_t}. $$
+# $$ \min_{t<T}\ \mathbb{E}\lVert\nabla F(\theta_t)\rVert^2 \;\le\; \frac{2\,(F(\theta_0) - F^\star)}{\sum_t \eta_t}
+#    \;+\; L\sigma^2\,\frac{\sum_t \eta_t^2}{\sum_t \eta_t}. $$
 #
-# With a **constant** $\eta$ the first term falls as $1/(\eta T)$ but the second stays at $L\sigma^2\eta/2$: a
+# (One lecture states it with $\mathbb{E}\lVert g\rVert^2 \le \sigma^2$, a bound on the second moment, and the
+# constants 1 and $\tfrac12$. That version is also true, but $\mathbb{E}\lVert g\rVert^2 \ge \lVert\nabla F\rVert^2$, so
+# $\sigma = 0$ would mean zero gradients: it cannot say "no noise, no floor". The variance form can.)
+# With a **constant** $\eta$ the first term falls as $1/(\eta T)$ but the second stays at $L\sigma^2\eta$: a
 # **noise floor proportional to $\eta$** (with exact gradients, $\sigma = 0$, there is no floor and a constant
 # rate is fine, which is why constant rates work for full-batch gradient descent). To converge, the rates must
 # decay with $\sum_t\eta_t = \infty$ but $\sum_t\eta_t^2 < \infty$, for example $\eta_t = \eta_0 t_0/(t + t_0)$
@@ -1416,10 +1481,11 @@ for label in ("steepest", "decade below", "1e-4", "3.0"):
                                          for h in runs))
 
 # %% [markdown]
-# Both rules give good learning rates here, and both beat the badly chosen ones by a wide margin. With
-# plain SGD (no momentum) we found the steepest-descent pick less reliable: the steepest part of the curve
-# sits close to where the loss blows up, and on some seeds it picks a rate that diverges in a full run.
-# "One decade below the minimum" leaves a safety margin; it is the rule we would use.
+# Both rules give good learning rates here, and both beat the badly chosen ones by a wide margin; in these
+# runs the steepest-descent pick (the larger rate of the two) did as well as or better than the other. The
+# steepest part of the curve does sit closer to where the loss blows up, so on a problem whose curve is
+# noisier it can land on a rate that is too large; "one decade below the minimum" trades some speed for a
+# margin. Neither rule replaces a look at the curve.
 #
 # ### Gradient clipping rescues an exploding run
 #
@@ -1499,37 +1565,36 @@ def fit_1d(H, seed):
     r = np.random.default_rng(seed)
     theta0 = np.concatenate([r.uniform(-1, 1, 2 * H), r.uniform(-1, 1, H) / np.sqrt(H), [0.0]])
     res = minimize(sse_and_grad, theta0, args=(H,), jac=True, method="BFGS", options=dict(maxiter=1000, gtol=1e-8))
-    return sse_and_grad(theta0, H)[0], res.fun, res.nit
+    return sse_and_grad(theta0, H)[0], res.fun, res.nit, np.linalg.norm(res.jac)
 
 
 seed_runs = {H: [fit_1d(H, s) for s in dlcourse.seeds(6)] for H in (6, 20)}
 for H, runs in seed_runs.items():
     print(f"{3 * H + 1:3d} weights: start SSE " + ", ".join(f"{r[0]:.1f}" for r in runs) + "\n"
           f"             end SSE   " + ", ".join(f"{r[1]:.3f}" for r in runs) + "  (iterations "
-          + ", ".join(str(r[2]) for r in runs) + ")")
+          + ", ".join(str(r[2]) for r in runs) + "; final |gradient| " + ", ".join(f"{r[3]:.0e}" for r in runs) + ")")
 spread = {H: max(r[1] for r in runs) / min(r[1] for r in runs) for H, runs in seed_runs.items()}
 
 # %% [markdown]
 # The convex problem ends at the same $F^\star$ to ten digits from every start. The 19-weight net behaves
-# like the lecture's: its end errors range over a factor of about forty, and some runs are still improving
-# when they hit the iteration cap while others are stuck in a poor local minimum. With 61 weights every
+# like the lecture's: its end errors range over a factor of about forty. Most runs, good and poor, stop at
+# the 1000-iteration cap with a gradient far from zero: where they were at the cap, not proven minima. A run
+# that stops earlier with a near-zero gradient (one poor run here) sits in a local minimum or a region too
+# flat for BFGS. Whether the others would catch up, 1000 iterations cannot tell; after a fixed budget, a
+# tiny net's result depends strongly on its start. With 61 weights every
 # start ends within a small factor of the others: the larger network has many equally good minima, and the
 # optimizer finds one of them whatever the start (the lectures' Poggio argument: with many more parameters
 # than data, minima are degenerate and easy to find).
 #
 # ### The learning-rate explorer
 #
-# Move the learning rate over five orders of magnitude and watch both experiments at once: on the left, the
-# optimizer's path on a 2-D surface (bowl or Rosenbrock; the dot is the start); on the right, an MLP
-# $64\to128\to10$ trained for 30 epochs on 1077 digits with exactly the same optimizer, schedule and learning
-# rate (it really trains, with `dlcourse.numpy_optim`, in about a fifth of a second; results are kept in
-# memory, so going back to a setting is instant). A run that diverges stops there and says so. Things to try:
-# find the largest learning rate that still trains with each optimizer (Adam's is about a hundred times
-# smaller than SGD's); see what momentum does on the bowl at $\eta = 0.1$; compare batch 32 with 256 at the
-# same rate (fewer, less noisy steps per epoch); see what a warm-up does for Adam at $\eta = 0.1$ (printed
-# below for three seeds: at a constant rate its first steps, with $\hat v$ estimated from a handful of
-# gradients, throw the network into a poor region). (In the book the widget is static; the figure after it
-# shows the same experiment for five rates.)
+# Move the learning rate over five orders of magnitude: on the left the optimizer's path on a 2-D surface
+# (the dot is the start), on the right an MLP $64\to128\to10$ trained for 30 epochs on the digits with the
+# same optimizer, schedule and rate (with `dlcourse.numpy_optim`, in under a second; results are cached).
+# Try: the largest rate that still trains with each optimizer (Adam's is about a hundred times smaller than
+# SGD's); momentum on the bowl at $\eta = 0.1$; batch 32 against 256; a schedule for Adam at $\eta = 0.1$
+# (printed below for three seeds, with the cosine decay alone as a control for the warm-up). In the book
+# the widget is static; the figure after it shows five rates.
 
 # %% tags=["nbval-ignore-output"]
 from dlcourse.widgets.optimization import LearningRateExplorer, lr_sweep_figure, mlp_run
@@ -1542,13 +1607,19 @@ sweep_lrs = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 fig = lr_sweep_figure(lrs=sweep_lrs, optimizer="SGD + momentum", schedule="constant", batch_size=32)
 plt.show()
 widget_runs = {lr: mlp_run("SGD + momentum", lr, "constant", 32) for lr in sweep_lrs}
-for schedule in ("constant", "warm-up + cosine"):
-    runs = [mlp_run("Adam", 0.1, schedule, 32, seed=s) for s in SEEDS]
+adam_runs = {sch: [mlp_run("Adam", 0.1, sch, 32, seed=s) for s in SEEDS] for sch in ("constant", "cosine",
+                                                                                   "warm-up + cosine")}
+for schedule, runs in adam_runs.items():
     print(f"Adam, lr 0.1, {schedule:<16}: " + ";  ".join(
         f"diverged at step {r['diverged_at']}" if r["diverged_at"] is not None
         else f"val loss {r['val_loss'][-1]:.3f}, acc {r['val_acc']:.3f}" for r in runs))
 
 # %% [markdown]
+# Adam at a constant $\eta = 0.1$ ends in a poor region on most seeds. The cosine decay alone already fixes
+# most of that, on every seed: the improvement is mostly the decay's. Adding the warm-up (small first
+# steps while $\hat v$ is estimated from a handful of gradients) lowered the validation loss further on some
+# seeds and not on others; three seeds do not show that it matters here.
+#
 # ## Claims checked
 #
 # What this chapter measured, asserted. Thresholds are set beyond the worst seed observed (the printed
@@ -1577,7 +1648,25 @@ print("Adam's first step is 3.16 lr per coordinate without bias correction, lr w
 assert best_2d["Adam"][1]["values"][-1] < 1e-4 and best_2d["SGD + momentum 0.9"][1]["values"][-1] < 1e-4
 assert best_2d["SGD"][1]["values"][-1] > 0.1
 print("Rosenbrock, 1000 steps: momentum and Adam reach F < 1e-4, plain gradient descent does not")
+assert best_2d["Adagrad"][1]["values"][-1] > 0.1 and best_2d["RMSprop"][1]["values"][-1] > 1e-3
+assert zigzag_2d["RMSprop"][1] > 5 and adagrad_G.min() > 50 and zigzag_2d["Adagrad"][0] < 2 * zigzag_2d["SGD"][0]
+print("without momentum, Adagrad (sqrt(G) > 50: steps no longer than SGD's) and RMSprop (zig-zag: path > 5x "
+      "progress) stay above F = 1e-3")
+assert all(scaled_best[n][1]["values"][-1] < 1e-6 for n in ("Rprop", "Adam"))
+assert all(scaled_best[n][1]["values"][-1] > 1e-6 for n in ("SGD", "SGD + momentum 0.9", "sign-SGD"))
+assert len(rprop_steps) == len(lr_grid_2d)
+print("bowl with kappa = 1e4, 300 steps: Rprop and Adam reach F < 1e-6; GD, momentum and sign-SGD do not; "
+      "Rprop does from every starting step size of the grid")
+assert saddle_escapes["GD, y0 = 0"] is None and saddle_end_grad < 1e-20
+assert saddle_escapes["GD, y0 = 1e-10"] > 100 and all(e is not None and e < 100 for e in noisy_escapes)
+print("saddle: GD from the ridge converges to the saddle (|gradient| < 1e-20); from y0 = 1e-10 it needs "
+      "> 100 steps to escape, with gradient noise < 100 on every seed")
 
+# %% [markdown]
+# The twin checks and the training experiments:
+
+# %%
+# NBVAL_CHECK_OUTPUT
 assert max(optim_errors.values()) < 1e-12 and max(schedule_errors.values()) < 1e-12
 assert curve_diff.max() < 1e-10
 print(f"{len(optim_errors)} optimizers and {len(schedule_errors)} schedules equal torch.optim to 1e-12; "
@@ -1615,6 +1704,9 @@ print("convex problem: same minimum from every start; 19-weight net: end errors 
 assert widget_runs[10.0]["diverged_at"] is not None and widget_runs[0.1]["diverged_at"] is None
 assert widget_runs[0.1]["val_acc"] > 0.95 and widget_runs[1e-3]["val_loss"][-1] > 0.5
 print("explorer: lr 10 diverges, lr 0.1 trains (val acc > 0.95), lr 1e-3 is too slow in 30 epochs")
+assert all(c["diverged_at"] is None and (k["diverged_at"] is not None or c["val_loss"][-1] < k["val_loss"][-1])
+           for c, k in zip(adam_runs["cosine"], adam_runs["constant"]))
+print("Adam at lr 0.1: the cosine decay alone gives a lower validation loss than the constant rate on every seed")
 
 # %% [markdown]
 # ## Summary
@@ -1629,10 +1721,13 @@ print("explorer: lr 10 diverges, lr 0.1 trains (val acc > 0.95), lr 1e-3 is too 
 #   Adam needs its bias correction, Adagrad its $\epsilon$; AdamW decouples the weight decay. All of them are
 #   in `dlcourse.numpy_optim`, equal to `torch.optim` step by step.
 # - With noisy gradients a constant rate stalls at a floor proportional to $\eta$; decaying schedules
-#   (cosine, $1/t$, step, warm-up + cosine, one-cycle, ...) start fast and end low. Measured on the digits
-#   MLP at this scale the schedule did not beat a well-chosen constant rate: the floor was not the bottleneck.
-# - Choose $\eta$ on the validation split: a grid of short runs, or the range test (pick one decade below
-#   the minimum of the smoothed curve; the steepest point is riskier).
+#   (cosine, $1/t$, step, warm-up + cosine, one-cycle, ...) start fast and end low. On the digits MLP the
+#   cosine schedule ended at a higher training loss than a well-chosen constant rate, a similar validation
+#   loss, and a slightly higher validation accuracy: the floor was not the bottleneck.
+# - Choose $\eta$ on the validation split: a grid of short runs, or the range test (the steepest descent of
+#   the smoothed curve, or one decade below its minimum: both trained well here).
+# - Saddle points stall gradient descent (a tiny gradient is not a minimum); gradient noise escapes them.
+#   Sign-based steps (sign-SGD, Rprop) ignore the gradient's size and handle bad scaling, with full batches.
 # - Clip the gradient norm to survive occasional huge gradients. Small nets depend on their seed; big nets
 #   and convex problems do not.
 # - Not covered: second-order methods (Newton's method needs the $d\times d$ Hessian, impossible for
@@ -1645,6 +1740,6 @@ print("explorer: lr 10 diverges, lr 0.1 trains (val acc > 0.95), lr 1e-3 is too 
 # Loshchilov & Hutter (2019), *Decoupled weight decay regularization*; Smith (2017), *Cyclical learning rates
 # for training neural networks*; Goh (2017), *Why momentum really works* (Distill).
 #
-# **Exercises:** [exercises/04_optimization](../exercises/04_optimization.ipynb): SGD with momentum and
-# Nesterov as PyTorch does it, Adam with bias correction, and a warm-up + cosine schedule, each checked
-# against `torch.optim`.
+# **Exercises:** [exercises/04_optimization](../exercises/04_optimization.ipynb): AdamW's step, Rprop's step
+# and the one-cycle schedule from their formulas, checked against `torch.optim`; then train the digits MLP
+# to a target accuracy with your own code.

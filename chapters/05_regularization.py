@@ -116,7 +116,8 @@ plt.show()
 #
 # ### Over-fitting made visible
 #
-# Our lab for the whole chapter: a large MLP $64 \to 256 \to 256 \to 10$ (83 000 weights) trained on only
+# Our lab for the whole chapter: a large MLP $64 \to 256 \to 256 \to 10$ (84,480 weights, 85,002 parameters
+# with the biases: counted below) trained on only
 # **200** of the digits with minibatch SGD (batch 20; learning rate 0.1, which had the lowest validation
 # loss among 0.03, 0.1 and 0.3).
 # The digits are split into 1077 training images (we draw the 200 from them), 270 for validation and 450
@@ -152,6 +153,11 @@ def evaluate_np(model, X, y):
     model.eval()
     logits = model(X)
     return loss_fn(logits, y), accuracy(logits, y)
+
+
+mlp_params = make_mlp(0)[0].params
+n_weights = sum(W.size for name, W in mlp_params.items() if name.endswith("weight"))
+print(f"make_mlp: {n_weights:,} weights, {sum(P.size for P in mlp_params.values()):,} parameters with the biases")
 
 
 # %% [markdown]
@@ -434,6 +440,40 @@ print(f"largest difference, training: {train_gap:.1e}; test: {test_gap:.1e}")
 # pass comes to averaging many random ones. Dropout can also be applied to the **inputs** (Srivastava et
 # al. keep 80% of the pixels, our $p = 0.2$); we only drop hidden units here.
 #
+# Three of those thinned networks, drawn for a small MLP $4 \to 6 \to 6 \to 3$ with $p = 0.5$ on the two
+# hidden layers: a dropped unit (grey) loses all its connections, in both directions, for that example and
+# step. The weights of the surviving connections are the same in every thinned network.
+
+# %%
+def draw_mlp(ax, sizes, dropped=(), title=""):
+    """Draw an MLP with layer sizes ``sizes``; ``dropped`` holds (layer, unit) pairs drawn greyed out."""
+    pos = {(l, j): (l, (n - 1) / 2 - j) for l, n in enumerate(sizes) for j in range(n)}
+    for l in range(len(sizes) - 1):
+        for j in range(sizes[l]):
+            for k in range(sizes[l + 1]):
+                alive = (l, j) not in dropped and (l + 1, k) not in dropped
+                (x0, y0), (x1, y1) = pos[l, j], pos[l + 1, k]
+                ax.plot([x0, x1], [y0, y1], color="C0" if alive else "0.9", lw=0.8 if alive else 0.5, zorder=1)
+    for (l, j), (x, y) in pos.items():
+        off = (l, j) in dropped
+        ax.scatter(x, y, s=180, zorder=2, color="0.85" if off else "C1", edgecolor="0.6" if off else "k")
+        if off:
+            ax.plot([x - 0.12, x + 0.12], [y - 0.25, y + 0.25], color="0.5", lw=1, zorder=3)
+    ax.set(title=title, xticks=[], yticks=[])
+    ax.set_frame_on(False)
+
+
+sizes_demo = (4, 6, 6, 3)
+mask_rng = np.random.default_rng(3)
+fig, axes = plt.subplots(1, 4, figsize=(12, 3))
+draw_mlp(axes[0], sizes_demo, title="the full network\n(test time)")
+for i, ax in enumerate(axes[1:], start=1):
+    dropped = {(l, j) for l in (1, 2) for j in range(sizes_demo[l]) if mask_rng.random() < 0.5}
+    draw_mlp(ax, sizes_demo, dropped, title=f"thinned network {i}:\n{len(dropped)} of 12 hidden units dropped")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ### DropConnect, a short variant
 #
 # DropConnect (Wan et al. 2013) drops individual **weights** instead of units: $y = (M \odot W)x + b$ with a
@@ -486,8 +526,30 @@ def make_dropconnect_mlp(seed, p=0.5, width=256):
 #
 # For images $(N, C, H, W)$ (`BatchNorm2d`) and sequences $(N, C, L)$ the statistics run over every axis
 # but the channel, $m = N\cdot H\cdot W$ values per channel. The parameters $\gamma$ (`weight`, initialised
-# to 1) and $\beta$ (`bias`, 0) are learned.
-#
+# to 1) and $\beta$ (`bias`, 0) are learned. The picture: the values that share one $\mu$ and one
+# $\sigma^2$ (those of the front channel) are shaded; every other channel, behind it, gets its own.
+
+# %%
+def shade_channel(ax, N, C, HW, channel, title):
+    """A block of N x C x HW voxels (HW = 1: a flat table) with the values of one channel shaded."""
+    filled = np.ones((N, C, HW), dtype=bool)
+    colors = np.where(np.arange(C)[None, :, None] == channel, "tab:orange", "whitesmoke")
+    ax.voxels(filled, facecolors=np.broadcast_to(colors, filled.shape), edgecolor="0.4", linewidth=0.4)
+    ax.set(xlabel="N (batch)", ylabel="C (channel)", zlabel="H, W" if HW > 1 else "", title=title,
+           xticks=[], yticks=[], zticks=[])
+    ax.set_box_aspect((N, C, max(HW, 1)))
+    ax.view_init(elev=25, azim=-60)
+
+
+fig = plt.figure(figsize=(10, 3.6))
+shade_channel(fig.add_subplot(1, 2, 1, projection="3d"), N=6, C=5, HW=1, channel=0,
+              title="BatchNorm1d, (N, C): one channel\naverages over the N examples")
+shade_channel(fig.add_subplot(1, 2, 2, projection="3d"), N=6, C=5, HW=4, channel=0,
+              title="BatchNorm2d, (N, C, H, W): one channel\naverages over N, H and W")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # **Slide erratum.** The slide shows only $\tilde z = (z-\mu)/\sqrt{\sigma^2+\epsilon}$, without $\gamma$
 # and $\beta$. Without them every unit would be forced to mean 0 and variance 1, e.g. always half in the
 # flat part of a ReLU; with them the network can even undo the normalisation ($\gamma = \sigma$,
@@ -1016,7 +1078,8 @@ for p in drop_ps:
     print(f"{p:>5} {' '.join(f'{g:.3f}' for g in gap[p]):>28} {val_loss_by_p[p]:>14.3f} "
           f"{np.mean([drop_runs[p, s].test_loss[-1] for s in DROP_SEEDS]):>15.3f} "
           f"{np.mean([drop_runs[p, s].test_acc[-1] for s in DROP_SEEDS]):>14.3f}")
-print("p with the lowest validation loss:", best_p)
+print(f"p with the lowest validation loss: {best_p}; its gap is smaller than without dropout on "
+      f"{np.sum(gap[best_p] < gap[0.0])} of {len(DROP_SEEDS)} seeds")
 
 # %% [markdown]
 # The static figure of the experiment (left: the first seed without and with dropout $p = 0.5$; right:
@@ -1039,9 +1102,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# On every seed the gap shrinks from $p = 0$ to $p = 0.5$, and $p = 0.5$ also has the lowest validation
-# loss. Note what is *not* claimed: the test **accuracy** barely changes (a point up or down depending on
-# the seed); with 200 images the main effect of dropout is a less over-confident network.
+# The validation loss chooses $p$: on the chapter's seeds it picks $p = 0.5$, and on another group of four
+# seeds it picked $p = 0.25$, so the chosen value itself is not a claim. What holds is the property: at the
+# $p$ chosen on validation, the gap is smaller than without dropout on every seed. Note what is *not*
+# claimed: the test **accuracy** barely changes (a point up or down depending on the seed); with 200 images
+# the main effect of dropout is a less over-confident network.
 #
 # ### The dropout explorer
 #
@@ -1141,11 +1206,19 @@ for name, rows in table.items():
     accs = " ".join(f"{r['test'][1]:.3f}" for r in rows)
     print(f"{name:<28}{losses:>22}{accs:>26}")
 print(f"largest norm of a hidden unit's incoming weights without regularization: {largest_row_norm:.2f}")
+dropout_test = np.array([r["test"][0] for r in table["dropout 0.5"]])
+for other in ("none", "early stopping"):
+    other_test = np.array([r["test"][0] for r in table[other]])
+    print(f"dropout 0.5 vs {other}: lower test loss on {np.sum(dropout_test < other_test)} of {len(SEEDS)} seeds; "
+          f"mean {dropout_test.mean():.3f} vs {other_test.mean():.3f}")
 
 # %% [markdown]
-# What holds at this scale (the claims below assert only that): dropout has a lower test loss than no
-# regularization *and* than early stopping on every seed, so "dropout beats early stopping" holds here in
-# loss; accuracies differ by about a point, within the noise of 450 test images. Early stopping already
+# What holds at this scale: on the chapter's three seeds dropout has a lower test loss than no
+# regularization *and* than early stopping, by 0.03 to 0.06 and by 0.03 to 0.04. The margins are small, and
+# on ten other seeds dropout beat no regularization on 9 and early stopping on 7. So the claims below
+# assert only that dropout's **mean** test loss (over the seeds) is lower than without regularization, by
+# at least 0.01; "dropout beats early stopping" holds in loss more often than not, not always. Accuracies
+# differ by about a point, within the noise of 450 test images. Early stopping already
 # removes most of the over-confidence at no cost. The lecture's "max-norm is better than weight decay"
 # is not something this small experiment can confirm or refute: both barely change the test loss here.
 # The weights stay small in 60 epochs (the largest row norm is printed above), so only a tight bound, or a
@@ -1175,7 +1248,7 @@ def deep_mlp(seed, bn=None, depth=6, width=64):
 
 
 def steps_to_target(bn, lr, seed, target=0.1, max_steps=1000, batch_size=64, every=20):
-    """SGD steps until the training loss is below target (None if never within max_steps)."""
+    """SGD steps until the training loss first drops below target (None if never within max_steps)."""
     model, r = deep_mlp(seed, bn)
     order, pos = r.permutation(len(X_bn)), 0
     with np.errstate(all="ignore"):
@@ -1207,12 +1280,19 @@ for (bn, lr), steps in bn_steps.items():
     label = {None: "no BN", "before": "BN before ReLU", "after": "BN after ReLU"}[bn]
     print(f"{label:<15} lr {lr:<4} steps to training loss < 0.1: "
           + ", ".join("never (1000)" if s is None else str(s) for s in steps))
+# A run that never gets there counts as 1000 steps: the ratio below is then a lower bound.
+bn_speedup = [(p or 1000) / b for p, b in zip(bn_steps[None, 0.3], bn_steps["before", 0.3])]
+print("lr 0.3, steps without BN / steps with BN before the ReLU:", ", ".join(f"{r:.1f}" for r in bn_speedup))
 
 # %% [markdown]
-# With batch norm the network reaches the target roughly ten times faster at the same learning rate, and it
-# trains at a learning rate (1.0) at which the plain network does not get anywhere within 1000 steps.
-# Both placements work. *Why* BN helps is still debated: Ioffe & Szegedy's "internal covariate shift", a
-# smoother loss surface (Santurkar et al. 2018), the scale-invariance it gives to the weights before it.
+# With batch norm the network reaches the target 8 to 11 times faster at the same learning rate on the
+# chapter's seeds, and it trains at a learning rate (1.0) at which the plain network does not get anywhere
+# within 1000 steps. Both placements work. The ratio varies with the seed: on other seeds it was as low
+# as 5, and the plain network can be unstable even at 0.3 (on one seed its loss reached 0.4, climbed back
+# to 2.3 and met the target only after 3,540 steps). The claims therefore assert at least 3x, counting a
+# plain run that never reaches the target within 1000 steps as 1000. *Why* BN helps is still debated:
+# Ioffe & Szegedy's "internal covariate shift", a smoother loss surface (Santurkar et al. 2018), the
+# scale-invariance it gives to the weights before it.
 # Poggio's view that BN acts like a norm constraint, tightening a generalisation bound from the raw to an
 # "effective" number of parameters, is a statement about bounds, not something a one-minute experiment can
 # measure; we leave it at the mention.
@@ -1236,8 +1316,11 @@ val_img_loader = data.to_loader(imgs_va, y_va, batch_size=500, shuffle=False)
 test_img_loader = data.to_loader(imgs_te, y_te, batch_size=500, shuffle=False)
 
 
-def train_cnn(seed, variant="baseline", labels=y_tr, epochs=60):
-    """Train small_cnn on the 200 images; variant: baseline, shift (augmentation) or mixup."""
+def train_cnn(seed, variant="baseline", labels=y_tr, epochs=60, after_epoch=None):
+    """Train small_cnn on the 200 images; variant: baseline, shift (augmentation) or mixup.
+
+    ``after_epoch(model, epoch)``, if given, is called after every epoch (to record curves).
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     if variant == "shift":
@@ -1247,8 +1330,13 @@ def train_cnn(seed, variant="baseline", labels=y_tr, epochs=60):
     collate = mixup_collate(0.2) if variant == "mixup" else None
     loader = torch.utils.data.DataLoader(dataset, batch_size=40, shuffle=True, generator=gen, collate_fn=collate)
     model = small_cnn().to(device)
-    train.fit(model, loader, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=3e-3),
-              epochs=epochs, metrics={}, device=device)
+    cnn_loss, opt = nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=3e-3)
+    if after_epoch is None:
+        train.fit(model, loader, cnn_loss, opt, epochs=epochs, metrics={}, device=device)
+    else:
+        for epoch in range(1, epochs + 1):                   # the same run, one epoch at a time
+            train.fit(model, loader, cnn_loss, opt, epochs=1, metrics={}, device=device)
+            after_epoch(model, epoch)
     return model
 
 
@@ -1260,7 +1348,11 @@ def accuracy_on(model, loader):
 cnn_models = {(v, s): train_cnn(s, v) for v in ("baseline", "shift", "mixup") for s in SEEDS}
 cnn_acc = {k: (accuracy_on(m, val_img_loader), accuracy_on(m, test_img_loader)) for k, m in cnn_models.items()}
 
+# %% [markdown]
+# Test-time voting lets the nine copies of each test image shifted by at most one pixel vote, with the
+# network trained on shifts:
 
+# %%
 def tta_accuracy(model, images, labels):
     """Test-time voting: average the softmax over the 9 shifts by (-1, 0, 1) pixels in each direction."""
     x = torch.as_tensor(images, device=device)
@@ -1277,46 +1369,84 @@ print(f"{'seed':>4} {'baseline val/test':>18} {'shift val/test':>16} {'mixup val
 for s in SEEDS:
     cells = [f"{cnn_acc[v, s][0]:.3f}/{cnn_acc[v, s][1]:.3f}" for v in ("baseline", "shift", "mixup")]
     print(f"{s:>4} {cells[0]:>18} {cells[1]:>16} {cells[2]:>16} {tta_acc[s]:>20.3f}")
+cnn_gain = {v: np.array([cnn_acc[v, s][1] - cnn_acc["baseline", s][1] for s in SEEDS]) for v in ("shift", "mixup")}
+for v, g in cnn_gain.items():
+    print(f"{v} - baseline, test accuracy: {', '.join(f'{100 * x:+.1f}' for x in g)} points "
+          f"(better on {np.sum(g > 0)} of {len(SEEDS)} seeds, mean {100 * g.mean():+.1f})")
 
 # %% [markdown]
-# Both augmentation and mixup raise the test accuracy of the 200-image CNN on every seed, by about one to
-# four points; voting over shifted copies at test time adds little on top here.
+# On the chapter's seeds both augmentation and mixup raise the test accuracy of the 200-image CNN on every
+# seed: shifts by 2.2 to 2.7 points, mixup by 0.7 to 2.9. The gain is not guaranteed on every seed (on
+# another seed shifts tied with the baseline, 0.931 against 0.931), so the claims assert the mean over
+# the seeds. Voting over shifted copies at test time adds little on top here.
 #
 # ### Big networks memorise noisy labels
 #
 # The lecture's noise pearl, and Zhang et al.'s famous experiment ("Understanding deep learning requires
-# rethinking generalization", 2017): replace the labels of about a quarter of the 200 images by a different, random class
-# and train the same CNN longer (100 epochs). Does it learn the wrong labels by heart?
+# rethinking generalization", 2017): replace each of the 200 labels, with probability 0.25, by a different,
+# random class, and train the same CNN longer (100 epochs). Does it learn the wrong labels by heart? And
+# does early stopping help? In practice the validation labels are no cleaner than the training labels, so
+# we corrupt them the same way and let `EarlyStopping` (patience 20) watch the loss on those noisy
+# validation labels. We train on to epoch 100 to compare, recording after every epoch the fraction of wrong
+# labels the network reproduces and its test accuracy (on the clean test labels).
 
 # %%
-noise_runs = []
-for s in SEEDS:
-    noise_rng = np.random.default_rng(100 + s)                  # which labels are corrupted, and how
-    corrupt = noise_rng.random(len(y_tr)) < 0.25
-    noisy = y_tr.copy()
-    noisy[corrupt] = (y_tr[corrupt] + noise_rng.integers(1, 10, corrupt.sum())) % 10   # a different class
-    model = train_cnn(s, "baseline", labels=noisy, epochs=100)
-    model.eval()
-    with torch.no_grad():
-        scores = model(torch.as_tensor(imgs_tr, device=device)).cpu().numpy()     # (200, 10)
-    noise_runs.append({"corrupted": int(corrupt.sum()), "fit_noisy": accuracy(scores, noisy),
-                       "memorised": accuracy(scores[corrupt], noisy[corrupt]),
-                       "test": accuracy_on(model, test_img_loader)})
-    print(f"seed {s}: {corrupt.sum()} wrong labels; training accuracy on the noisy labels "
-          f"{noise_runs[-1]['fit_noisy']:.0%}, wrong labels reproduced {noise_runs[-1]['memorised']:.0%}; "
-          f"test accuracy {noise_runs[-1]['test']:.3f} (clean labels: {cnn_acc['baseline', s][1]:.3f})")
+def corrupt_labels(y, seed, rate=0.25):
+    """Replace each label, with probability ``rate``, by a different random class. Returns (noisy, corrupted)."""
+    r = np.random.default_rng(seed)
+    corrupted = r.random(len(y)) < rate                                    # (N,) bool
+    noisy = y.copy()
+    noisy[corrupted] = (y[corrupted] + r.integers(1, 10, corrupted.sum())) % 10   # a different class
+    return noisy, corrupted
+
+
+def noisy_label_run(seed):
+    """Train on corrupted labels for 100 epochs; returns the per-epoch curve and the early stopper."""
+    noisy, corrupted = corrupt_labels(y_tr, 100 + seed)
+    noisy_va = torch.as_tensor(corrupt_labels(y_va, 200 + seed)[0], device=device)
+    curve, stopper = [], EarlyStopping(patience=20)
+
+    def after_epoch(model, epoch):
+        model.eval()
+        with torch.no_grad():
+            scores = model(torch.as_tensor(imgs_tr, device=device)).cpu().numpy()            # (200, 10)
+            val_loss = F.cross_entropy(model(torch.as_tensor(imgs_va, device=device)), noisy_va).item()
+        curve.append({"fit_noisy": accuracy(scores, noisy), "memorised": accuracy(scores[corrupted], noisy[corrupted]),
+                      "test": accuracy_on(model, test_img_loader)})
+        if stopper.stopped_epoch is None:
+            stopper.step(val_loss, model)          # we only read off best_epoch; the run goes on to epoch 100
+
+    train_cnn(seed, "baseline", labels=noisy, epochs=100, after_epoch=after_epoch)
+    return {"corrupted": int(corrupted.sum()), "end": curve[-1], "stopped": curve[stopper.best_epoch - 1],
+            "best_epoch": stopper.best_epoch}
+
+
+noise_runs = [noisy_label_run(s) for s in SEEDS]
+for s, r in zip(SEEDS, noise_runs):
+    print(f"seed {s}: {r['corrupted']} wrong labels ({r['corrupted'] / len(y_tr):.0%}). Epoch 100: fits "
+          f"{r['end']['fit_noisy']:.0%} of the noisy labels, reproduces {r['end']['memorised']:.0%} of the wrong "
+          f"ones, test accuracy {r['end']['test']:.3f} (clean labels: {cnn_acc['baseline', s][1]:.3f}). "
+          f"Early stopping restores epoch {r['best_epoch']}: reproduces {r['stopped']['memorised']:.0%}, "
+          f"test accuracy {r['stopped']['test']:.3f}")
 
 # %% [markdown]
-# The CNN reproduces nearly every wrong label it was shown, while its test accuracy drops: it has fitted
-# the noise. Nothing in plain training stops that; only the regularizers of this chapter (and more data)
-# do.
+# By epoch 100 the CNN reproduces every wrong label it was shown, and its test accuracy has dropped by 11 to
+# 21 points: it has fitted the noise. (With probability 0.25 per label, 16% to 26% of the labels were wrong
+# on the chapter's seeds.) Early stopping on the noisy validation loss stops long before: the epoch it
+# restores reproduces at most a tenth of the wrong labels, and its test accuracy is 7 to 9 points higher
+# than at epoch 100. The network learns the pattern shared by the clean examples first and the exceptions
+# later (Arpit et al. 2017 found the same on larger data), and early stopping exploits that ordering. The
+# other regularizers are weaker defences against memorisation: Zhang et al. (2017) showed that networks
+# trained *with* weight decay, dropout or data augmentation still fit completely random labels; these
+# regularizers improve the test error somewhat, but neither stop memorisation nor are necessary for
+# generalization. We did not test them on noisy labels here.
 #
 # ## Claims checked
 #
-# What this chapter measured, asserted. Thresholds sit safely beyond the worst seed measured (over more
-# seeds than run here, dropout's gap was smaller on 10 of 10 seeds, batch norm faster on every seed and
-# learning rate, augmentation better on 5 of 5 seeds); comparisons are asserted only where they hold on
-# every seed. First the NumPy reference and its checks against PyTorch:
+# What this chapter measured, asserted. The experiments' claims were also re-run on seeds the chapter
+# never uses (`make check-seeds`, which shifts every seed by 1000 or 2000): a comparison that did not hold
+# on every such seed is asserted on the mean over the seeds, with a margin, and the text above says how
+# often it holds seed by seed. First the NumPy reference and its checks against PyTorch:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -1352,35 +1482,36 @@ print("Dropout (same mask), BatchNorm1d/2d (training, eval, running statistics),
 # %%
 # NBVAL_CHECK_OUTPUT
 
-assert best_p == 0.5 and all(gap[0.5] < gap[0.0])
-print(f"dropout p = 0.5 (chosen on validation): smaller test - train loss gap than p = 0 on {len(gap[0.5])} of "
-      f"{len(gap[0.5])} seeds")
+assert best_p > 0 and all(gap[best_p] < gap[0.0])
+print(f"dropout at the p chosen on validation: smaller test - train loss gap than p = 0 on all "
+      f"{len(DROP_SEEDS)} seeds")
 
 assert mc_curve[100][0] < np.mean(single_nll) and abs(mc_curve[100][0] - eval_nll) < 0.25 * eval_nll
 print("ensemble view: averaging 100 dropout passes beats a single pass and comes within 25% of the eval pass")
 
-dropout_test = [r["test"][0] for r in table["dropout 0.5"]]
-assert all(d < n["test"][0] for d, n in zip(dropout_test, table["none"]))
-assert all(d < e["test"][0] for d, e in zip(dropout_test, table["early stopping"]))
-print("dropout: lower test loss than no regularization and than early stopping, on every seed")
+assert dropout_test.mean() < np.mean([r["test"][0] for r in table["none"]]) - 0.01
+print(f"dropout: mean test loss over {len(SEEDS)} seeds at least 0.01 below no regularization")
 
 for lr in (0.3, 1.0):
-    assert all(b is not None for b in bn_steps["before", lr])
-assert all(p is not None and p >= 5 * b for p, b in zip(bn_steps[None, 0.3], bn_steps["before", 0.3]))
+    assert all(b is not None and b <= 300 for b in bn_steps["before", lr])
+assert min(bn_speedup) >= 3
 assert all(s is None for s in bn_steps[None, 1.0]) and all(s is not None for s in bn_steps["after", 0.3])
-print("batch norm: target loss in at least 5x fewer steps at lr 0.3 (3 seeds); trains at lr 1.0 where "
-      "the plain net never reaches it; BN after the ReLU works too")
+print(f"batch norm: target loss within 300 steps and in at least 3x fewer steps than without it at lr 0.3 "
+      f"({len(SEEDS)} seeds); trains at lr 1.0 where the plain net never reaches it; BN after the ReLU works too")
 
-assert all(cnn_acc["shift", s][1] > cnn_acc["baseline", s][1] for s in SEEDS)
-assert all(cnn_acc["mixup", s][1] >= cnn_acc["baseline", s][1] for s in SEEDS)
-print("augmentation (shifts) raises the CNN's test accuracy on every seed; mixup never lowers it")
+assert cnn_gain["shift"].mean() > 0.005 and cnn_gain["mixup"].mean() > 0.0
+print(f"augmentation (shifts) raises the CNN's mean test accuracy over {len(SEEDS)} seeds by more than half "
+      f"a point; mixup raises it too")
 
 assert len(set(same_shift)) == 1 and len(set(per_image_shift)) > 1
 print("a v2 transform applied to a batch shifts every image the same way; per image they differ")
 
-assert all(r["fit_noisy"] >= 0.95 and r["memorised"] >= 0.8 and r["test"] < cnn_acc["baseline", s][1]
-           for s, r in zip(SEEDS, noise_runs))
-print("with 25% wrong labels the CNN reproduces >= 80% of them and loses test accuracy (3 seeds)")
+assert all(r["end"]["fit_noisy"] >= 0.95 and r["end"]["memorised"] >= 0.8
+           and r["end"]["test"] < cnn_acc["baseline", s][1] for s, r in zip(SEEDS, noise_runs))
+assert all(r["stopped"]["memorised"] <= 0.3 and r["stopped"]["test"] >= r["end"]["test"] + 0.03 for r in noise_runs)
+print(f"labels corrupted with probability 0.25: by epoch 100 the CNN reproduces >= 80% of the wrong ones and "
+      f"loses test accuracy; early stopping on the noisy validation loss restores an epoch that reproduces "
+      f"<= 30% of them, with a test accuracy >= 3 points higher ({len(SEEDS)} seeds)")
 
 assert all(r[1] < 0.15 < 0.9 < r[2] for (lam, _), r in adam_rows.items() if lam == 1.0)
 assert all(r[0] > 0.3 for r in adam_rows.values())
@@ -1401,15 +1532,19 @@ print("Adam with L2 (lambda = 1) collapses to chance while AdamW keeps > 90% val
 #   average the eval pass approximates; here it narrowed the train/test loss gap on every seed.
 # - **Batch normalization** standardises each channel over the batch, then scales and shifts it with
 #   learned $\gamma, \beta$; it keeps running statistics for test time (PyTorch's momentum weights the *new*
-#   batch). It made a 6-layer net reach the target loss about ten times faster.
+#   batch). It made a 6-layer net reach the target loss 8 to 11 times faster here (at least 3x on every
+#   seed we tried).
 # - **Augmentation** and **mixup** create plausible new training examples; with 200 images both raised
-#   the CNN's test accuracy. Apply random transforms per image, not per batch.
+#   the CNN's mean test accuracy. Apply random transforms per image, not per batch.
+# - A network fits wrong labels by heart if trained long enough; **early stopping** on the validation loss
+#   caught it before it had memorised most of them.
 #
 # **Further reading.** Srivastava et al. (2014), *Dropout: a simple way to prevent neural networks from
 # overfitting*; Ioffe & Szegedy (2015), *Batch normalization*; Loshchilov & Hutter (2019), *Decoupled
 # weight decay regularization*; Zhang et al. (2018), *mixup*; Zhang et al. (2017), *Understanding deep
 # learning requires rethinking generalization*; Goodfellow, Bengio & Courville (2016), chapter 7.
 #
-# **Exercises:** [exercises/05_regularization](../exercises/05_regularization.ipynb): inverted dropout forward
-# and backward, batch norm's forward and backward passes, and its running statistics, each checked against
-# PyTorch.
+# **Exercises:** [exercises/05_regularization](../exercises/05_regularization.ipynb): dropout of whole
+# channels, layer normalization forward and backward, and batch norm folded into the linear layer before
+# it, each checked against PyTorch; a regularized network that reaches a stated validation loss from 200
+# images; and written answers to four questions.

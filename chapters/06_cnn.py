@@ -41,7 +41,7 @@
 # with their links and free parameters (the slide's "1060 free vs 5194 total" corrected). Slide errors
 # are marked **Slide erratum**.
 #
-# *Runs in ~60 s on a laptop CPU.*
+# *Runs in ~90 s on a laptop CPU.*
 
 # %%
 import time
@@ -82,9 +82,9 @@ for name, n in [("linear classifier", linear_params), ("one hidden layer of widt
     print(f"{name:<34} {n:>18,d} parameters = {4 * n / 1e9:10,.1f} GB in float32")
 
 # %% [markdown]
-# **Slide erratum.** The slide rounds the hidden layer to "22G parameters / 88 GB"; the exact count is
-# $22.66\cdot 10^9$ parameters, i.e. 90.6 GB in float32 (84.4 GiB). Fifty layers are $1.13\cdot10^{12}$
-# parameters, 4.5 TB.
+# The lecture rounds the hidden layer to "22 G parameters / 88 GB": consistent, since 22 G weights of 4 bytes
+# are 88 GB. Without rounding it is $22.66\cdot 10^9$ parameters, i.e. 90.6 GB in float32 (84.4 GiB); fifty
+# layers are $1.13\cdot10^{12}$ parameters, 4.5 TB.
 #
 # Two assumptions about images shrink this. **Locality**: an output unit looks only at a small window of
 # the input (its *receptive field*). **Weight sharing**: all units of one output map use the *same*
@@ -144,6 +144,33 @@ def slide(image, kernel):
 
 response_v, response_h = slide(img_vertical, K_vertical), slide(img_horizontal, K_vertical)
 print("vertical edge ->\n", response_v, "\nhorizontal edge ->\n", response_h)
+
+# %% [markdown]
+# The picture of what `slide` does: the kernel's window (orange) at three of its 16 positions over the
+# 6×6 image, and the one output cell each position writes. The output is 4×4 because a 3-wide window fits
+# $6 - 3 + 1 = 4$ times along each axis.
+
+# %%
+from matplotlib.patches import Rectangle
+
+fig, axes = plt.subplots(2, 3, figsize=(9, 5.6))
+for col, (i, j) in enumerate([(0, 0), (0, 1), (2, 3)]):                 # three window positions
+    ax_in, ax_out = axes[0, col], axes[1, col]
+    ax_in.imshow(img_vertical, cmap="gray", vmin=-0.5, vmax=1.5)
+    ax_in.add_patch(Rectangle((j - 0.5, i - 0.5), 3, 3, fill=False, ec="tab:orange", lw=3))
+    for a in range(3):
+        for b in range(3):
+            ax_in.text(j + b, i + a, f"{K_vertical[a, b]:+.0f}", ha="center", va="center", color="tab:orange")
+    ax_in.set_title(f"input: window at ({i}, {j})")
+    ax_out.imshow(response_v, cmap="RdBu_r", vmin=-3, vmax=3, alpha=0.35)
+    ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="tab:orange", lw=3))
+    for (a, b), v in np.ndenumerate(response_v):
+        ax_out.text(b, a, f"{v:.0f}", ha="center", va="center", fontweight="bold" if (a, b) == (i, j) else None)
+    ax_out.set_title(f"writes output[{i}, {j}] = {response_v[i, j]:.0f}")
+for ax in axes.ravel():
+    ax.set(xticks=[], yticks=[])
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # The response is 3 (three rows of $+1 \cdot 1$) in the two columns whose window straddles the edge, 0
@@ -1249,7 +1276,7 @@ print("  Net-1:", np.round(net1_overfit, 3), "  Net-5:", np.round(net5_overfit, 
 # ### When do locality and weight sharing pay off?
 #
 # **Translation.** The table above already has the answer: as the digits move around, every network
-# loses accuracy, but Net-1 (and the unshared Net-3) lose most, and the gap to Net-5 grows. Per seed:
+# loses accuracy, but Net-1 (and the unshared Net-3) lose most. Net-5's lead over Net-1, per seed:
 
 # %%
 gaps = {task: lecun["Net-5", task]["test"] - lecun["Net-1", task]["test"] for task in TASKS}
@@ -1269,8 +1296,10 @@ ax.legend(ncol=5, fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Under translation the ordering's two ends come out as the lecture says: Net-5, with weight sharing in
-# both hidden layers, beats Net-1 on every seed, by about ten points or more at ±2 pixels. The middle stays mixed:
+# At ±2 pixels the ordering's two ends come out as the lecture says: Net-5, with weight sharing in both
+# hidden layers, beats Net-1 on every seed, by about ten points or more. At ±1 pixel the lead is small and
+# its sign depends on the seed (Net-5 loses on some), so only the ±2-pixel result is asserted below. The
+# middle stays mixed:
 # Net-2's twelve fully connected units do better than the locally connected but unshared Net-3, whose 3×3
 # detectors must each learn a stroke separately for every position. Locality without sharing saves
 # parameters but does not generalise across positions; sharing does.
@@ -1288,12 +1317,17 @@ for name in ["Net-1", "Net-5"]:
 for name in ["Net-1", "Net-5"]:
     print(f"{name}: 320 images {100 * lecun[name, 'shift ±2']['test'].mean():.1f}%  ->  "
           f"1000 images {100 * more_data[name].mean():.1f}%  (per seed: {np.round(100 * more_data[name], 1)})")
+gap_320, gap_1000 = gaps["shift ±2"], more_data["Net-5"] - more_data["Net-1"]
+print(f"Net-5 minus Net-1: 320 images {100 * gap_320.mean():.1f} ± {100 * gap_320.std():.1f} points, "
+      f"1000 images {100 * gap_1000.mean():.1f} ± {100 * gap_1000.std():.1f} points (mean ± std over seeds)")
 
 # %% [markdown]
-# Both improve with three times the data, and Net-5 still wins on every seed. Built-in
-# structure is worth most when data is scarce, and it is worth most where the data has the symmetry the
-# structure assumes (here: translation). With `SCALE` raised you can try other variations, e.g. noise or
-# fewer training images.
+# Both improve with three times the data, and Net-5 still wins on every seed. The gap between them barely
+# moves: the change is smaller than its spread over the seeds, so this experiment does **not** show that
+# structure matters less with more data. Three times the data is not enough for the fully connected network
+# to learn every position separately; what the experiment does show is that the structure pays where the
+# data has the symmetry the structure assumes (here: translation). With `SCALE` raised you can try larger
+# training sets, or other variations such as noise.
 #
 # ### MNIST-1D: a benchmark where spatial structure is the whole story
 #
@@ -1353,17 +1387,22 @@ MNIST1D_MODELS = {"logistic regression": lambda: nn.Linear(40, 10), "MLP": MLPBa
 MNIST1D_EPOCHS, MNIST1D_SEEDS = 10 * SCALE, dlcourse.seeds(3 * SCALE)
 
 
-def train_1d(make, split, seed):
+def train_1d(make, X, y, seed, modern=False, epochs=MNIST1D_EPOCHS, lr=1e-2):
+    """Train make() on (X, y): the paper's models with Adam, the modern CNN with AdamW and a cosine schedule."""
     torch.manual_seed(seed)
     model = make().to(device)
-    loader = data.to_loader(split.X_train, split.y_train, batch_size=100, seed=seed, device=device)
-    if make is modern_cnn:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-2)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, MNIST1D_EPOCHS)
+    loader = data.to_loader(X, y, batch_size=100, seed=seed, device=device)
+    if modern:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     else:
-        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=1e-2), None
-    train.fit(model, loader, nn.CrossEntropyLoss(), optimizer, MNIST1D_EPOCHS, scheduler=scheduler, metrics={})
-    return model_accuracy(model, split.X_test, split.y_test)
+        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=lr), None
+    train.fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs, scheduler=scheduler, metrics={})
+    return model
+
+
+def test_1d(make, split, seed, modern=False):
+    return model_accuracy(train_1d(make, split.X_train, split.y_train, seed, modern), split.X_test, split.y_test)
 
 
 mnist1d = {}
@@ -1371,7 +1410,8 @@ for name, make in MNIST1D_MODELS.items():
     for variant, split in [("ordered", m1d), ("shuffled", m1d_shuffled)]:
         if name == "CNN (modern)" and variant == "shuffled" and SCALE == 1:
             continue                                                   # saves time; the paper's CNN makes the point
-        mnist1d[name, variant] = np.array([train_1d(make, split, seed) for seed in MNIST1D_SEEDS])
+        mnist1d[name, variant] = np.array([test_1d(make, split, seed, modern=make is modern_cnn)
+                                           for seed in MNIST1D_SEEDS])
 MNIST1D_PAPER = {"logistic regression": (32, 32), "MLP": (68, 68), "CNN (paper)": (94, 56), "CNN (modern)": (None, None)}
 print(f"{'MNIST-1D test accuracy %':<22}{'params':>8}{'ordered':>16}{'shuffled':>16}{'paper':>10}{'paper shuffled':>16}")
 for name, make in MNIST1D_MODELS.items():
@@ -1402,13 +1442,64 @@ print(f"MLP on ordered data vs the permuted MLP on shuffled data: max output dif
 # %% [markdown]
 # Our numbers are below the paper's for the MLP and the paper-style CNN because of the 15-20 times smaller
 # budget (the MLP is still learning after 10 epochs; raise `SCALE`). The modern CNN, with the same number of
-# parameters and the same budget, beats the paper's CNN by a wide margin: stride-1 convolutions followed by
-# max pooling keep fine positional detail early and discard position later, and the global max pool makes
-# the classifier *invariant* to where a pattern occurs, which is exactly MNIST-1D's main nuisance (random
-# shifts). The paper's strided CNN ends in a linear layer over 5 positions, so it must learn every position
-# of every pattern separately, like Net-1 above. (With `SCALE = 4`, i.e. 40 epochs, the same 5k-parameter
-# network reaches about 98%: 97.5% and 98.2% on two seeds in our measurement, 7 s each on one CPU
-# thread.)
+# parameters and the same budget, beats the paper's CNN by a wide margin. It differs from it in several
+# ways at once (stride-1 convolutions with max pooling between them, a global max pool, dropout, AdamW
+# with a cosine schedule), so the table alone cannot say which difference matters. One ablation is cheap:
+# the same network, trained the same way, with the global max pool replaced by `Flatten` and a linear layer
+# over the 10 remaining positions, so that the classifier sees *where* each pattern is, like the paper's CNN
+# (whose linear layer looks at 5 positions) and like Net-1 above:
+
+# %%
+def modern_cnn_flatten(c=16, p=0.2):
+    """modern_cnn without its global max pool: Flatten, and a linear layer over all 10 positions."""
+    return nn.Sequential(*list(modern_cnn(c, p))[:-4], nn.Flatten(), nn.Dropout(p), nn.Linear(2 * c * 10, 10))
+
+
+flatten_1d = np.array([test_1d(modern_cnn_flatten, m1d, seed, modern=True) for seed in MNIST1D_SEEDS])
+pool_gain = mnist1d["CNN (modern)", "ordered"] - flatten_1d
+print(f"modern CNN {100 * mnist1d['CNN (modern)', 'ordered'].mean():.1f}%, without the global max pool "
+      f"{100 * flatten_1d.mean():.1f}% ({sum(p.numel() for p in modern_cnn_flatten().parameters())} parameters); "
+      f"gain per seed: {np.round(100 * pool_gain, 1)} points")
+
+# %% [markdown]
+# The global max pool helps on average, by about 2 points (from almost nothing to 3 points, depending on the
+# seed), but it explains only a small part of the modern CNN's lead of about 12 points over the paper's CNN. The rest comes from the other differences, which
+# this chapter does not separate (each costs a training run per seed; try them with `SCALE` raised). So the
+# invariance to *where* a pattern occurs is one ingredient, not the whole story.
+#
+# ### What the right inductive bias achieves within the budget
+#
+# Ten epochs are a small budget on purpose. How far does the modern CNN get with a little more training?
+# We hold out 800 of the 4000 training sequences for validation, train for 40 epochs (×`SCALE`) with the
+# cosine schedule, choose the learning rate from {0.01, 0.02} by validation accuracy with the first seed,
+# then train the other seeds with it. The test set is used once, for the reported numbers.
+
+# %% tags=["nbval-ignore-output"]
+m1d_val = data.load_mnist1d(val_size=0.2, seed=0)                  # 3200 training, 800 validation sequences
+LONG_EPOCHS, LONG_LRS = 40 * SCALE, [0.01, 0.02]
+
+
+def train_long(seed, lr):
+    return train_1d(modern_cnn, m1d_val.X_train, m1d_val.y_train, seed, modern=True, epochs=LONG_EPOCHS, lr=lr)
+
+
+t0 = time.perf_counter()
+long_by_lr = {lr: train_long(MNIST1D_SEEDS[0], lr) for lr in LONG_LRS}
+long_val = {lr: model_accuracy(m, m1d_val.X_val, m1d_val.y_val) for lr, m in long_by_lr.items()}
+long_lr = max(long_val, key=long_val.get)
+long_models = [long_by_lr[long_lr]] + [train_long(seed, long_lr) for seed in MNIST1D_SEEDS[1:]]
+long_test = np.array([model_accuracy(m, m1d_val.X_test, m1d_val.y_test) for m in long_models])
+long_seconds = (time.perf_counter() - t0) / (len(LONG_LRS) + len(MNIST1D_SEEDS) - 1)
+print("validation accuracy by learning rate:", {lr: round(v, 3) for lr, v in long_val.items()})
+print(f"modern CNN, {LONG_EPOCHS} epochs, lr = {long_lr}: test accuracy {100 * long_test.mean():.1f} ± "
+      f"{100 * long_test.std():.1f}% over {len(MNIST1D_SEEDS)} seeds (per seed {np.round(100 * long_test, 1)}), "
+      f"{long_seconds:.0f} s per run on one thread")
+print(f"the paper's CNN: 94% after 6000-8000 steps; this CNN: {LONG_EPOCHS * 32} steps")
+
+# %% [markdown]
+# About 97% on every seed, above the paper's 94%, with some 5 000 parameters and a few seconds of training
+# on one CPU thread: an architecture whose assumptions match the data (local patterns, found anywhere)
+# needs far fewer training steps than a network that has to learn every position separately.
 #
 # ### Max pooling is shift-stable, not shift-invariant
 #
@@ -1472,11 +1563,16 @@ deep_nets = {"AlexNet": (count(alexnet, nn.Conv2d), count(alexnet, nn.Conv2d) + 
 for (name, (n_conv, depth)), model in zip(deep_nets.items(), (alexnet, vgg19, googlenet)):
     print(f"{name:<10} {n_conv:3d} convolutional layers, depth {depth:2d}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:6.1f} M parameters")
+googlenet_ratio = sum(p.numel() for p in alexnet.parameters()) / sum(p.numel() for p in googlenet.parameters())
+print(f"AlexNet / GoogLeNet parameters: {googlenet_ratio:.1f}")
 
 # %% [markdown]
 # AlexNet has 5 convolutional layers (8 weight layers with its 3 fully connected ones), VGG-19 has 16 + 3 =
-# 19 weight layers, GoogLeNet is 22 layers deep with 57 convolutions in all, and 12 times fewer
-# parameters than AlexNet: most of AlexNet's 61 M parameters sit in its fully connected layers.
+# 19 weight layers, GoogLeNet is 22 layers deep with 57 convolutions in all. It has 9.2 times fewer
+# parameters than AlexNet in torchvision's versions counted here (6.6 M against 61.1 M); the GoogLeNet paper
+# says "12 times fewer", counting its own variants of both networks. Either way, most of AlexNet's
+# parameters sit in its fully connected layers, and GoogLeNet replaces them by a global average pool and
+# one linear layer.
 #
 # ## Claims checked
 #
@@ -1519,7 +1615,8 @@ print("centred digits: the published ordering does not appear; Net-1 is within 3
       "over-fits by at most 5 points")
 
 assert (gaps["shift ±2"] > 0.03).all() and gaps["shift ±2"].mean() > gaps["centred"].mean() + 0.05
-print("translated digits: Net-5 beats Net-1 on every seed, and the gap grows with translation")
+print("digits translated by ±2 pixels: Net-5 beats Net-1 by more than 3 points on every seed, and its mean lead "
+      "is at least 5 points larger than on centred digits")
 assert (more_data["Net-5"] > more_data["Net-1"]).all()
 assert all(more_data[n].mean() > lecun[n, "shift ±2"]["test"].mean() + 0.02 for n in ("Net-1", "Net-5"))
 print("with 1000 training images both improve on average, and Net-5 still beats Net-1 on every seed")
@@ -1528,6 +1625,9 @@ ordered = {name: mnist1d[name, "ordered"] for name in MNIST1D_MODELS}
 assert (ordered["logistic regression"] < 0.4).all() and (ordered["MLP"] > ordered["logistic regression"] + 0.15).all()
 assert (ordered["CNN (paper)"] > ordered["MLP"] + 0.1).all() and (ordered["CNN (modern)"] > ordered["CNN (paper)"]).all()
 print("MNIST-1D: logistic regression < MLP < paper's CNN < modern CNN on every seed")
+assert pool_gain.mean() > 0 and long_test.min() > 0.95
+print("MNIST-1D: the global max pool adds accuracy on average; trained 40 epochs the modern CNN exceeds 95% "
+      "on every seed (the paper's CNN: 94%)")
 assert (mnist1d["CNN (paper)", "ordered"] - mnist1d["CNN (paper)", "shuffled"] > 0.15).all()
 assert all(abs(mnist1d[n, "ordered"].mean() - mnist1d[n, "shuffled"].mean()) < 0.04 for n in ("logistic regression", "MLP"))
 assert permuted_error < 1e-5
@@ -1538,8 +1638,9 @@ assert (shift_change["max pooling 2x2"] < shift_change["no pooling"]).all()
 assert shift_change["max pooling 4x4"].mean() < shift_change["max pooling 2x2"].mean() and shift_change["max pooling 2x2"].min() > 0
 print("max pooling: features change less under a 1-pixel shift on every crop, but not zero: shift-stable, not invariant")
 
-assert deep_nets == {"AlexNet": (5, 8), "VGG-19": (16, 19), "GoogLeNet": (57, 22)}
-print("AlexNet 5 convolutional layers, VGG-19 19 weight layers, GoogLeNet 22 layers deep")
+assert deep_nets == {"AlexNet": (5, 8), "VGG-19": (16, 19), "GoogLeNet": (57, 22)} and 9 < googlenet_ratio < 10
+print("AlexNet 5 convolutional layers, VGG-19 19 weight layers, GoogLeNet 22 layers deep with 9-10x fewer "
+      "parameters than AlexNet")
 
 # %% [markdown]
 # ## Summary
@@ -1555,9 +1656,10 @@ print("AlexNet 5 convolutional layers, VGG-19 19 weight layers, GoogLeNet 22 lay
 #   convolution; strided convolutions learn their own downsampling. A 1×1 convolution is a fully connected
 #   layer per pixel. Receptive fields grow with depth, faster after each downsampling.
 # - Inductive bias is only worth what the data agrees with: on size- and position-normalised digits,
-#   LeCun's structured networks do not beat a linear model; with translated digits, weight sharing wins
-#   on every seed, most of all with little data; on MNIST-1D shuffling the positions destroys the CNN's
-#   advantage and leaves the MLP untouched.
+#   LeCun's structured networks do not beat a linear model; with digits translated by ±2 pixels, weight
+#   sharing wins on every seed, with 320 and with 1000 training images; on MNIST-1D a 5k-parameter CNN
+#   with a global max pool reaches about 97% in seconds, above the paper's 94%, and shuffling the positions
+#   destroys a CNN's advantage and leaves the MLP untouched.
 #
 # **Further reading.** LeCun (1989), *Generalization and network design strategies*; Hastie, Tibshirani &
 # Friedman, *The Elements of Statistical Learning*, section 11.7; LeCun, Bottou, Bengio & Haffner (1998),
@@ -1566,6 +1668,7 @@ print("AlexNet 5 convolutional layers, VGG-19 19 weight layers, GoogLeNet 22 lay
 # Fergus (2013); Greydanus (2020), *Scaling down deep learning* (MNIST-1D); Zhang (2019), *Making
 # convolutional networks shift-invariant again*; Dumoulin & Visin, *A guide to convolution arithmetic*.
 #
-# **Exercises:** [exercises/06_cnn](../exercises/06_cnn.ipynb): an output-shape calculator, a
-# convolution by im2col, its backward pass, and the backward pass of max pooling, each checked against
-# PyTorch.
+# **Exercises:** [exercises/06_cnn](../exercises/06_cnn.ipynb): output shapes with non-square kernels and
+# pairs of strides, im2col in PyTorch's order and a convolution with it, its adjoint col2im, the backward
+# pass of a convolution via col2im, a loop-free max-pool backward (each checked against PyTorch), a CNN of
+# your own that must reach a stated accuracy on MNIST-1D, and three questions to answer in words.

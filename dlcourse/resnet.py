@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 import torch
+from dlcourse import add_to_class
 
 
 class TorchResidual(nn.Module):
@@ -36,7 +37,7 @@ class BasicBlock(nn.Module):
     (a *plain* block, for the degradation experiment); ``batch_norm=False`` drops the BN layers.
     """
 
-    expansion = 1
+    expansion = 1                                            # output channels = expansion * planes
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
                  residual: bool = True, batch_norm: bool = True):
@@ -59,21 +60,25 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A ResNet of BasicBlocks, laid out (and named) like ``torchvision.models.ResNet``.
+    """A ResNet laid out (and named) like ``torchvision.models.ResNet``.
 
     Args:
         layers: blocks per stage, e.g. ``[2, 2, 2, 2]`` (ResNet-18) or ``[n, n, n]`` (CIFAR ResNet-(6n+2)).
-        widths: channels per stage, e.g. ``(64, 128, 256, 512)`` or ``(16, 32, 64)``.
+        widths: channels per stage (``planes``), e.g. ``(64, 128, 256, 512)`` or ``(16, 32, 64)``; a stage
+            outputs ``block.expansion * width`` channels.
         small_input: ``False``: torchvision's stem (7x7 conv, stride 2, 3x3 max-pool, for 224x224 images);
             ``True``: a 3x3 stride-1 conv and no max-pool (CIFAR-style, for 16x16 or 32x32 images).
         residual / batch_norm: ``False`` builds the *plain* (no shortcut) / BN-free variant.
+        block: ``BasicBlock`` (the default) or ``Bottleneck``.
     """
 
     def __init__(self, layers=(2, 2, 2, 2), widths=(64, 128, 256, 512), num_classes: int = 1000,
-                 in_channels: int = 3, small_input: bool = False, residual: bool = True, batch_norm: bool = True):
+                 in_channels: int = 3, small_input: bool = False, residual: bool = True, batch_norm: bool = True,
+                 block=None):
         super().__init__()
         if len(layers) != len(widths) or min(layers) < 1:
             raise ValueError(f"need one positive block count per width, got layers={layers}, widths={widths}")
+        block = BasicBlock if block is None else block
         norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())
         self.inplanes = widths[0]
         if small_input:
@@ -88,15 +93,16 @@ class ResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1      # each later stage halves the resolution
+                out = planes * block.expansion
                 down = None
-                if residual and (stride != 1 or self.inplanes != planes):                 # projection shortcut
-                    down = nn.Sequential(nn.Conv2d(self.inplanes, planes, 1, stride, bias=False), norm(planes))
-                blocks.append(BasicBlock(self.inplanes, planes, stride, down, residual, batch_norm))
-                self.inplanes = planes
+                if residual and (stride != 1 or self.inplanes != out):                    # projection shortcut
+                    down = nn.Sequential(nn.Conv2d(self.inplanes, out, 1, stride, bias=False), norm(out))
+                blocks.append(block(self.inplanes, planes, stride, down, residual, batch_norm))
+                self.inplanes = out
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.n_stages = len(layers)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(widths[-1], num_classes)
+        self.fc = nn.Linear(self.inplanes, num_classes)
         for m in self.modules():                                                 # He init, as torchvision
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -104,16 +110,20 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def blocks(self) -> list:
-        """All blocks, from the input side to the output side."""
-        return [b for i in range(self.n_stages) for b in getattr(self, f"layer{i + 1}")]
 
-    def forward(self, x):                                    # x: (N, in_channels, H, W)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        for i in range(self.n_stages):
-            x = getattr(self, f"layer{i + 1}")(x)            # (N, widths[i], H_i, W_i)
-        x = torch.flatten(self.avgpool(x), 1)                # (N, widths[-1])
-        return self.fc(x)                                    # (N, num_classes)
+@add_to_class(ResNet)
+def blocks(self) -> list:
+    """All blocks, from the input side to the output side."""
+    return [b for i in range(self.n_stages) for b in getattr(self, f"layer{i + 1}")]
+
+
+@add_to_class(ResNet)
+def forward(self, x):                                        # x: (N, in_channels, H, W)
+    x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+    for i in range(self.n_stages):
+        x = getattr(self, f"layer{i + 1}")(x)                # (N, expansion * widths[i], H_i, W_i)
+    x = torch.flatten(self.avgpool(x), 1)                    # (N, expansion * widths[-1])
+    return self.fc(x)                                        # (N, num_classes)
 
 
 def resnet18(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False) -> ResNet:
@@ -128,3 +138,38 @@ def cifar_resnet(depth: int, widths=(16, 32, 64), num_classes: int = 10, in_chan
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 56, ...), got {depth}")
     return ResNet([(depth - 2) // 6] * 3, widths, num_classes, in_channels, True, residual, batch_norm)
+
+
+class Bottleneck(nn.Module):
+    """1x1 (reduce) -> 3x3 -> 1x1 (expand x4) conv-BN layers with a shortcut, as
+    ``torchvision.models.resnet.Bottleneck`` (ResNet-50/101/152; stride on the 3x3 conv):
+    ``out = relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))``."""
+
+    expansion = 4                                            # output channels = 4 * planes
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
+                 residual: bool = True, batch_norm: bool = True):
+        super().__init__()
+        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)             # reduce: (N, planes, H, W)
+        self.bn1 = norm(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)    # (N, planes, H', W')
+        self.bn2 = norm(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)           # expand: (N, 4 planes, H', W')
+        self.bn3 = norm(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x):                                    # x: (N, inplanes, H, W)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))                      # F(x): (N, 4 planes, H', W')
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))   # s(x) + F(x)
+        return self.relu(out)
+
+
+def resnet50(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False) -> ResNet:
+    """ResNet-50 (Bottleneck, [3, 4, 6, 3]); with the defaults it matches ``torchvision.models.resnet50``."""
+    return ResNet([3, 4, 6, 3], (64, 128, 256, 512), num_classes, in_channels, small_input, block=Bottleneck)

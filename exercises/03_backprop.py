@@ -9,90 +9,181 @@
 # %% [markdown]
 # # Exercises 03 · Backpropagation
 #
-# Three tasks from chapter 03. Each **check** cell compares your function with PyTorch's autograd on
-# random inputs (float64) and tells you the first entry that is wrong, with a hint. Replace every
-# `raise NotImplementedError` with NumPy code.
+# The chapter printed the backward pass of a linear layer, of each activation and of each loss, and a
+# gradient checker that perturbs one entry at a time. Here you derive what it did not print: the
+# backward pass of a block the chapter never wrote as one piece, a cheaper gradient check along random
+# directions with a verdict, and a two-layer network whose loss includes L2 weight decay. Then an
+# outcome task: train that network with your own gradients to a stated validation accuracy; and three
+# questions to answer in words.
+#
+# Each **check** cell compares your function with PyTorch's autograd (float64) or with a reference on
+# random inputs and names the first thing that is wrong. `check.hint("name")` gives a nudge (call it again
+# for a stronger one), and `check.failing_case("name")` returns the inputs of the case that failed, to run
+# your function on. Replace every `raise NotImplementedError` with NumPy code (no PyTorch).
 
 # %%
 import numpy as np
 
+from dlcourse import data
 from dlcourse.checks import backprop as check
+from dlcourse.train import accuracy
 
 # %% [markdown]
-# ## Task 1 · The backward pass of a linear layer
+# ## Task 1 · The backward pass of a bias-free linear + tanh block
 #
-# Forward: $Y = XW^\top + b$ with $X$ of shape $(N, D_\text{in})$, $W$ of shape $(D_\text{out}, D_\text{in})$.
-# Given $G = \partial\mathcal{L}/\partial Y$ of shape $(N, D_\text{out})$, return
-# $\partial\mathcal{L}/\partial X$, $\partial\mathcal{L}/\partial W$ and $\partial\mathcal{L}/\partial b$.
-# Tip: every gradient has the shape of its variable.
+# The block computes $Y = \tanh(XW^\top)$ with $X$ of shape $(N, D_\text{in})$ and $W$ of shape
+# $(D_\text{out}, D_\text{in})$, no bias. Given $G = \partial\mathcal{L}/\partial Y$ of shape
+# $(N, D_\text{out})$, return $\partial\mathcal{L}/\partial X$ and $\partial\mathcal{L}/\partial W$.
+# Derive it as one node: first the gradient with respect to the pre-activation $A = XW^\top$, then the
+# two products. Every gradient has the shape of its variable.
 
 # %%
-def linear_backward(x, W, grad_out):
-    """x: (N, D_in), W: (D_out, D_in), grad_out: (N, D_out). Returns (grad_x, grad_W, grad_b)."""
+def linear_tanh_backward(x, W, grad_out):
+    """x: (N, D_in), W: (D_out, D_in), grad_out: (N, D_out) for Y = tanh(x W^T). Returns (grad_x, grad_W)."""
     raise NotImplementedError  # your code here
 
 
 # %% tags=["check"]
-check.linear_backward(linear_backward)
+check.linear_tanh_backward(linear_tanh_backward)
 
 # %% [markdown]
-# ## Task 2 · A gradient checker
+# ## Task 2 · A gradient check along a random direction, with a verdict
 #
-# Central differences: for every entry $x_i$,
-# $\frac{\partial f}{\partial x_i} \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}$. Here `f` takes the array
-# as its argument and returns a float. Perturb one entry at a time, **in place**, and restore it
-# afterwards (the check verifies that `x` is unchanged when you return).
+# The chapter's checker perturbs every entry of a parameter, two evaluations of $f$ per entry: fine for
+# a small net, far too slow for a large one. A cheaper check uses a random direction $V$ of the same
+# shape as $X$. The directional derivative is both
+#
+# $$ \frac{f(X + hV) - f(X - hV)}{2h} \quad\text{(numerical)} \qquad\text{and}\qquad
+#    \sum_{ij} G_{ij} V_{ij} \quad\text{(from the gradient } G \text{ you want to check)}. $$
+#
+# Return their **relative error** $\frac{|n - a|}{|n| + |a|}$ (0 when both are 0) and the verdict
+# `passed = relative error < tol`. `f` takes the matrix as its argument and returns a float. Do not
+# change `X` (the check verifies it).
 
 # %%
-def numerical_gradient(f, x, h=1e-5):
-    """f: array -> float; x: float array of any shape. Returns an array of x's shape."""
+def gradient_check(f, grad, X, V, h=1e-6, tol=1e-6):
+    """f: matrix -> float; grad: the claimed gradient of f at X (X's shape); V: a direction (X's shape).
+    Returns (relative_error: float, passed: bool)."""
     raise NotImplementedError  # your code here
 
 
 # %% tags=["check"]
-check.numerical_gradient(numerical_gradient)
+check.gradient_check(gradient_check)
 
 # %% [markdown]
-# ## Task 3 · Backprop through a two-layer network, by hand
+# ## Task 3 · A two-layer network with L2 weight decay, by hand
 #
-# The network: $A = XW_1^\top + b_1$, $H = \operatorname{relu}(A)$, $Z = HW_2^\top + b_2$, and the loss is
-# the mean softmax cross-entropy of the logits $Z$ $(N, C)$ with integer labels $y$. Return the gradients of
-# the loss with respect to $W_1, b_1, W_2, b_2$, in that order. Recall from the chapter:
-# $\partial\mathcal{L}/\partial Z = (P - \operatorname{onehot}(y))/N$ with $P = \operatorname{softmax}(Z)$.
-# Compute the softmax stably (subtract the row maximum).
+# The network: $A = XW_1^\top + b_1$, $H = \operatorname{relu}(A)$, $Z = HW_2^\top + b_2$. Its loss is the
+# mean softmax cross-entropy of the logits $Z$ $(N, C)$ with the integer labels $y$, **plus** the L2 penalty
+# on the weights (not the biases):
+#
+# $$ \mathcal{L} = \frac1N\sum_n -\log \operatorname{softmax}(Z_n)_{y_n}
+#    \;+\; \frac{\lambda}{2}\left(\lVert W_1\rVert^2 + \lVert W_2\rVert^2\right). $$
+#
+# Return the loss (a float) and its gradients with respect to $W_1, b_1, W_2, b_2$, in that order. The
+# check includes logits in the thousands: compute the softmax and the log-probabilities stably.
 
 # %%
-def two_layer_backward(X, y, W1, b1, W2, b2):
-    """X: (N, D), y: (N,) ints, W1: (H, D), b1: (H,), W2: (C, H), b2: (C,). Returns (dW1, db1, dW2, db2)."""
+def two_layer_l2(X, y, W1, b1, W2, b2, lam):
+    """X: (N, D), y: (N,) ints, W1: (H, D), b1: (H,), W2: (C, H), b2: (C,), lam >= 0.
+    Returns (loss, dW1, db1, dW2, db2)."""
     raise NotImplementedError  # your code here
 
 
 # %% tags=["check"]
-check.two_layer_backward(two_layer_backward)
+check.two_layer_l2(two_layer_l2)
 
 # %% [markdown]
 # ## Use it
 #
-# Check your `two_layer_backward` with your own gradient checker, on a tiny random network. The relative
-# error should be around $10^{-9}$ or smaller.
+# Check your `two_layer_l2` with your own `gradient_check`, as a function of the matrix $W_1$, along five
+# random directions. Then plant a bug (the gradient without its weight-decay term) and watch the
+# verdict change.
 
 # %%
 rng = np.random.default_rng(0)
-X, y = rng.normal(size=(5, 4)), rng.integers(0, 3, size=5)
-W1, b1, W2, b2 = rng.normal(size=(6, 4)), rng.normal(size=6), rng.normal(size=(3, 6)), rng.normal(size=3)
+X, y = rng.normal(size=(8, 5)), rng.integers(0, 3, size=8)
+W1, b1, W2, b2 = rng.normal(size=(6, 5)), rng.normal(size=6), rng.normal(size=(3, 6)), rng.normal(size=3)
+lam = 0.1
 
 
 def loss_of(W1_):
-    Z = np.maximum(X @ W1_.T + b1, 0) @ W2.T + b2
-    Z = Z - Z.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(y)), y]))
+    return two_layer_l2(X, y, W1_, b1, W2, b2, lam)[0]
 
 
-dW1 = two_layer_backward(X, y, W1, b1, W2, b2)[0]
-numeric = numerical_gradient(loss_of, W1.copy())
-print(f"relative error of dW1: {np.linalg.norm(dW1 - numeric) / (np.linalg.norm(dW1) + np.linalg.norm(numeric)):.1e}")
+dW1 = two_layer_l2(X, y, W1, b1, W2, b2, lam)[1]
+for name, g in [("your dW1", dW1), ("dW1 without lam * W1", dW1 - lam * W1)]:
+    verdicts = [gradient_check(loss_of, g, W1, rng.normal(size=W1.shape)) for _ in range(5)]
+    print(f"{name:<21}: largest relative error {max(e for e, _ in verdicts):.1e}, "
+          f"passed {sum(p for _, p in verdicts)} of 5")
 
 # %% [markdown]
-# **Think.** (1) Why is the gradient with respect to $b$ a *sum* over the batch? (2) Why central and not
-# forward differences ($\frac{f(x+h)-f(x)}{h}$)? Try both with $h = 10^{-5}$ and compare the errors.
-# (3) What happens to your check when an entry of $A$ is within $h$ of 0?
+# ## Task 4 · Outcome: train it on the digits
+#
+# Train the network of Task 3 on the digits (64 pixels in [0, 1], 10 classes) with minibatch SGD and
+# **your own** `two_layer_l2` for the gradients: no autograd. `train_two_layer(X, y, seed)` receives the
+# 1 077 training images `X` (1077, 64) and their labels, and returns the trained `(W1, b1, W2, b2)`; the
+# check evaluates the network on the 270 validation images, which your code never sees. Choose the
+# width, initialization, learning rate, $\lambda$, batch size and number of epochs yourself, within
+# **at most 50 epochs**. **Target: 95% validation accuracy.**
+
+# %%
+def train_two_layer(X, y, seed=0):
+    """Minibatch SGD with your two_layer_l2 on X (N, 64), y (N,). Returns (W1, b1, W2, b2)."""
+    raise NotImplementedError  # your code here
+
+
+# %% tags=["check"]
+check.two_layer_outcome(train_two_layer)
+
+# %% [markdown]
+# ## Think
+#
+# Answer each question in two or three sentences in the cell below it, then open the discussion.
+#
+# **(1)** Why is the gradient with respect to a bias a *sum* over the batch, and where does the
+# $\frac1N$ of the mean come in?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# The same rule gives $\partial\mathcal{L}/\partial W = G^\top X$: a sum over the batch of one outer product
+# per example. Dividing by $N$ a second time (once in $\partial\mathcal{L}/\partial Z$ and once in the
+# sum) is a common bug: the gradient is then $N$ times too small and training looks like a tiny
+# learning rate. The checks include batches of size 1, where both forget-the-mean and twice-the-mean
+# bugs hide, next to larger ones, where they do not.
+# </details>
+
+# %% [markdown]
+# **(2)** Why central differences rather than forward differences $\frac{f(x+h) - f(x)}{h}$? Try both
+# with $h = 10^{-5}$ on your `loss_of` and compare. Why not make $h$ as small as possible?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# The same balance in float32 (rounding about $10^{-7}$) puts the best $h$ near $10^{-3}$ and the best
+# relative error near $10^{-6}$ at most: gradient checks are done in float64. A relative error around
+# $10^{-9}$ means the gradient is right; $10^{-4}$ or more means a bug, or a kink (next question).
+# </details>
+
+# %% [markdown]
+# **(3)** Your check compares one number, the derivative along $V$. Can a wrong gradient pass it? And
+# what happens to any numerical check of this network when a pre-activation $A_{nj}$ lies within $h$
+# of 0?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# A practical recipe: check small networks entry by entry, large ones along a handful of random
+# directions, and when a check fails, look at whether any pre-activation is within $h$ of a kink before
+# looking for a bug (or use smooth activations, such as tanh or softplus, while checking).
+# </details>

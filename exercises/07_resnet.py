@@ -9,14 +9,25 @@
 # %% [markdown]
 # # Exercises 07 · Residual networks
 #
-# Three tasks from chapter 07. Each **check** cell compares your function with PyTorch on random inputs
-# (float64) and tells you the first entry that is wrong, with a hint. Replace every
-# `raise NotImplementedError` with NumPy code.
+# Four tasks from chapter 07 and three questions. Tasks 1-2 write a fully connected residual block as
+# plain functions, forward and backward, with a projection shortcut (the chapter's `Residual` class
+# composes layers; here you write the arithmetic). Task 3 counts the parameters of any ResNet, with basic
+# **or bottleneck** blocks, by a formula (the chapter only sums `numel()`). Task 4 is an outcome task:
+# train a deep network on the digits to a stated validation accuracy with your own code.
+#
+# Each **check** cell compares your function with PyTorch on random inputs (float64) and names the first
+# thing that is wrong. `check.hint("name")` gives a nudge (call it again for a stronger one), and
+# `check.failing_case("name")` returns the inputs of the case that failed, to run your function on.
+# Replace every `raise NotImplementedError` with your code.
 
 # %%
 import numpy as np
+import torch
+from torch import nn
 
+from dlcourse import data
 from dlcourse.checks import resnet as check
+from dlcourse.resnet import BasicBlock, ResNet, cifar_resnet
 
 # %% [markdown]
 # ## Task 1 · A residual block, forward
@@ -59,18 +70,26 @@ check.residual_backward(residual_backward)
 # %% [markdown]
 # ## Task 3 · How many parameters has a ResNet?
 #
-# Count the trainable parameters of a BasicBlock ResNet in torchvision's layout (chapter 07's
-# `dlcourse.resnet.ResNet`): a $7\times 7$ stem convolution from `in_channels` to `widths[0]` channels
-# (no bias) and its batch norm; then stage $i$ has `layers[i]` BasicBlocks with `widths[i]` channels, each
-# two $3\times 3$ convolutions without bias and two batch norms (a weight and a bias per channel; the
-# running statistics are buffers, not parameters); the first block of a stage gets a projection shortcut
-# ($1\times 1$ convolution without bias + batch norm) when its stride is 2 (every stage but the first) or
-# its number of input channels differs from `widths[i]`; finally a linear classifier from `widths[-1]`
-# to `num_classes`. ResNet-18 for ImageNet has 11,689,512.
+# Count the trainable parameters of a ResNet in torchvision's layout (chapter 07's `dlcourse.resnet.ResNet`)
+# with a formula, without building the network. A $7\times 7$ stem convolution from `in_channels` to
+# `widths[0]` channels (no bias) and its batch norm; then stage $i$ has `layers[i]` blocks; finally a
+# linear classifier to `num_classes`. Convolutions have no bias; a batch norm layer has a weight and a bias
+# per channel (the running statistics are buffers, not parameters). The blocks:
+#
+# - `bottleneck=False`: **basic blocks**, two $3\times 3$ convolutions with `widths[i]` channels, each
+#   followed by batch norm; a stage outputs `widths[i]` channels.
+# - `bottleneck=True`: **bottleneck blocks**, a $1\times 1$ convolution to `widths[i]` channels, a
+#   $3\times 3$ one at `widths[i]`, a $1\times 1$ one to $4\cdot$`widths[i]`, each followed by batch norm;
+#   a stage outputs $4\cdot$`widths[i]` channels.
+#
+# The first block of a stage gets a projection shortcut ($1\times 1$ convolution + batch norm, from the
+# block's input channels to its output channels) when its stride is 2 (every stage but the first) or its
+# input and output channel counts differ. Return a Python `int`. ResNet-18 for ImageNet has 11,689,512
+# parameters, ResNet-50 25,557,032.
 
 # %%
-def resnet_num_parameters(layers, widths, num_classes, in_channels=3):
-    """layers: blocks per stage, widths: channels per stage. Returns the number of parameters (int)."""
+def resnet_num_parameters(layers, widths, num_classes, in_channels=3, bottleneck=False):
+    """layers: blocks per stage, widths: channels per stage (planes). Returns the number of parameters (int)."""
     raise NotImplementedError  # your code here
 
 
@@ -78,21 +97,95 @@ def resnet_num_parameters(layers, widths, num_classes, in_channels=3):
 check.resnet_num_parameters(resnet_num_parameters)
 
 # %% [markdown]
-# ## Use it
+# ### Use it
 #
-# Where do ResNet-18's 11.7 M (ImageNet) parameters sit? Almost all in the last stages, where the
-# convolutions have 256 and 512 channels; the stem and the classifier are small.
+# Where do the parameters sit, and what does the bottleneck buy? Almost all of ResNet-18's 11.7 M
+# parameters are in its last stages, where the convolutions have 256 and 512 channels. ResNet-50 has
+# almost three times the depth for 2.2 times the parameters.
 
 # %%
-r18 = resnet_num_parameters((2, 2, 2, 2), (64, 128, 256, 512), 1000)
-r34 = resnet_num_parameters((3, 4, 6, 3), (64, 128, 256, 512), 1000)
-stage4 = resnet_num_parameters((2, 2, 2, 2), (64, 128, 256, 512), 1000) - resnet_num_parameters(
-    (2, 2, 2), (64, 128, 256), 1000) - 512 * 1000 + 256 * 1000
-print(f"ResNet-18: {r18:,} parameters, ResNet-34: {r34:,}")
+imagenet = dict(widths=(64, 128, 256, 512), num_classes=1000)
+r18 = resnet_num_parameters((2, 2, 2, 2), **imagenet)
+r34 = resnet_num_parameters((3, 4, 6, 3), **imagenet)
+r50 = resnet_num_parameters((3, 4, 6, 3), **imagenet, bottleneck=True)
+r152 = resnet_num_parameters((3, 8, 36, 3), **imagenet, bottleneck=True)
+stage4 = r18 - resnet_num_parameters((2, 2, 2), (64, 128, 256), 1000) - 512 * 1000 + 256 * 1000
+print(f"ResNet-18: {r18:,}, ResNet-34: {r34:,}, ResNet-50: {r50:,}, ResNet-152: {r152:,} parameters")
 print(f"stage 4 of ResNet-18 alone: {stage4:,} ({stage4 / r18:.0%})")
 
 # %% [markdown]
-# **Think.** (1) In Task 2, what is $\partial\mathcal{L}/\partial x$ when all of $W_1, b_1, W_2, b_2$ are zero
-# and $P = I$? (2) Why does the count of Task 3 not depend on the image size? (3) Chapter 07's ResNet-18
-# for 16x16 digits used a $3\times 3$ stem instead of the $7\times 7$ one: how many parameters does that save
-# with one input channel?
+# ## Task 4 · Outcome: a deep network on the digits
+#
+# Chapter 07 trains plain and residual networks of 32 layers on the $16\times 16$ digits. Now build and
+# train your own, in PyTorch, under two rules: **at least 20 layers deep** (convolutions and linear
+# layers on the main path, projection shortcuts not counted; the check counts them) and **at most 8
+# epochs** over the 1077 training digits (on your honour). You may use the chapter's `BasicBlock`,
+# `ResNet` or `cifar_resnet`, or write your own blocks. `train_digits_resnet(X, y, seed)` receives the
+# training images `X` (1077, 1, 16, 16) float32 and their labels `y` and returns the trained model, a
+# `torch.nn.Module` mapping (B, 1, 16, 16) to (B, 10) scores. The check evaluates it on the 270
+# validation digits, which your code never sees. **Target: 95% validation accuracy.** (For scale: the
+# chapter's plain-32 reaches about 58% after 4 epochs, res-32 about 92%.)
+
+# %%
+def train_digits_resnet(X, y, seed=0):
+    """Train a network >= 20 layers deep for <= 8 epochs on X (N, 1, 16, 16), y (N,); return the model."""
+    raise NotImplementedError  # your code here
+
+
+# %% tags=["check"]
+check.digits_resnet_outcome(train_digits_resnet)
+
+# %% [markdown]
+# ## Think
+#
+# Answer each question in two or three sentences in the cell below it, then open the discussion.
+#
+# **(1)** In Task 2, what is $\partial\mathcal{L}/\partial x$ when all of $W_1, b_1, W_2, b_2$ are zero and
+# $P = I$? What does that mean for a deep stack of such blocks?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# This is the "+1" of $\partial h/\partial x = I + \partial F/\partial x$: with $F = 0$ only the identity
+# remains. A plain stack with zero weights does the opposite: its output is constant and every gradient
+# below the first zero layer is exactly zero. The chapter's NumPy experiment shows the same effect with
+# small (not zero) weights: the plain stack's gradient vanishes, the residual one's does not.
+# </details>
+
+# %% [markdown]
+# **(2)** Why does the count of Task 3 not depend on the size of the images? What in the network makes
+# that possible?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# Without the global pooling, a flattening layer would give the classifier $C \cdot H \cdot W$ inputs,
+# and the parameter count (and the network itself) would be tied to one image size, as in AlexNet or
+# VGG, whose first fully connected layers hold most of their parameters. The computation, in contrast,
+# does grow with the image: the same ResNet-18 costs about 50 times more on $224\times 224$ images than
+# on $32\times 32$ ones.
+# </details>
+
+# %% [markdown]
+# **(3)** Chapter 07's longer run trains plain-32 three times as long as the short run: it ends below
+# the training loss plain-8 reached in 4 epochs, but still several times above plain-8's after 12. Is
+# that the degradation problem? What would you run to tell "cannot fit" from "fits more slowly"?
+
+# %% [markdown] tags=["answer"]
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# He et al. argue that the difference is not vanishing gradients (they used batch norm and checked that
+# the gradients are healthy) and conjecture that deep plain nets "may have exponentially low convergence
+# rates". That is the slower-convergence reading; on a dataset of 1077 digits that a 32-layer network can
+# memorise, a floor would be surprising. Comparing at equal budget is still the fair test for practice:
+# the shortcuts give a network the same accuracy in far fewer steps.
+# </details>

@@ -9,132 +9,242 @@
 # %% [markdown]
 # # Exercises 05 · Regularization
 #
-# Four tasks from chapter 05: inverted dropout, and batch normalization's forward pass, backward pass and
-# running statistics. Each **check** cell compares your function with PyTorch on random inputs (float64)
-# and tells you the first entry that is wrong, with a hint. Replace every `raise NotImplementedError` with
-# NumPy code.
+# The chapter printed inverted dropout, batch normalization for $(N, C)$ and $(N, C, H, W)$ inputs and its
+# running statistics. These tasks take each idea one step further: dropout of whole channels, layer
+# normalization (batch norm with the axes exchanged), and batch norm folded into the linear layer before it
+# for fast inference. Then an outcome task: with only 200 training images, reach a stated validation loss
+# with your own code; and four questions to answer in words.
+#
+# Each **check** cell compares your function with PyTorch on random inputs (float64) and names the first
+# thing that is wrong. `check.hint("name")` gives a nudge (call it again for a stronger one), and
+# `check.failing_case("name")` returns the inputs of the case that failed, to run your function on.
+# Replace every `raise NotImplementedError` with NumPy code (PyTorch only in the outcome task).
 
 # %%
 import numpy as np
+import torch
+from torch import nn
 
 from dlcourse.checks import regularization as check
 
 # %% [markdown]
-# ## Task 1 · Inverted dropout, forward and backward
+# ## Task 1 · Channel dropout, forward and backward
 #
-# In training mode every entry of $x$ is kept with probability $1-p$ and the survivors are scaled by
-# $\frac{1}{1-p}$, so that $\mathbb{E}[y] = x$. To make the result checkable, the random numbers are given:
-# `u` holds one uniform number in $[0, 1)$ per entry, and an entry is **kept where `u >= p`**. Return the
-# output $y$ and the gradient $\partial\mathcal{L}/\partial x$ for the upstream gradient `grad_out`.
+# Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels removes little
+# information: a convolution can recover it from the neighbours. **Channel dropout** (`nn.Dropout2d`)
+# drops whole feature maps instead: for an input $x$ of shape $(N, C, H, W)$, each of the $N \cdot C$ maps
+# is kept with probability $1-p$, and the survivors are scaled by $\frac{1}{1-p}$. The random numbers are
+# given: `u` of shape $(N, C)$ holds one uniform number per example and channel, and map $(n, c)$ is
+# **kept where `u[n, c] >= p`**. Return the output $y$ and $\partial\mathcal{L}/\partial x$ for the upstream
+# gradient `grad_out`.
 
 # %%
-def dropout_forward_backward(x, grad_out, p, u):
-    """x, grad_out, u: arrays of one shape; p in [0, 1). Returns (y, grad_x), both of x's shape."""
+def dropout2d_forward_backward(x, grad_out, p, u):
+    """x, grad_out: (N, C, H, W); p in [0, 1); u: (N, C). Returns (y, grad_x), both of x's shape."""
     ### BEGIN SOLUTION
-    mask = (u >= p) / (1 - p)             # 0 for dropped entries, 1/(1-p) for kept ones
-    y = x * mask
-    grad_x = grad_out * mask              # the same mask: a dropped unit gets no gradient
-    return y, grad_x
+    mask = ((u >= p) / (1 - p))[:, :, None, None]     # (N, C, 1, 1): broadcasts over H and W
+    return x * mask, grad_out * mask
     ### END SOLUTION
 
 
 # %% tags=["check"]
-check.dropout_forward_backward(dropout_forward_backward)
+check.dropout2d_forward_backward(dropout2d_forward_backward)
 
 # %% [markdown]
-# ## Task 2 · Batch normalization, forward (training mode)
+# ## Task 2 · Layer normalization, forward and backward
 #
-# For a batch $x$ of shape $(N, C)$, normalise every channel (column) with the batch mean $\mu$ and the
-# **biased** batch variance $\sigma^2$ (divide by $N$), then scale and shift:
-# $y = \gamma\,\frac{x-\mu}{\sqrt{\sigma^2+\epsilon}} + \beta$, with $\gamma, \beta$ of shape $(C,)$.
+# Batch norm needs a batch: its statistics are shared by the examples, and eval mode needs running
+# averages. **Layer normalization** (Ba et al. 2016, used in every transformer) normalises each *example*
+# over its own features instead. For $x$ of shape $(N, D)$ and every row $n$:
+#
+# $$ \mu_n = \frac1D\sum_d x_{nd},\quad \sigma_n^2 = \frac1D\sum_d (x_{nd}-\mu_n)^2,\quad
+#    y_{nd} = \gamma_d\,\frac{x_{nd}-\mu_n}{\sqrt{\sigma_n^2+\epsilon}} + \beta_d, $$
+#
+# with $\gamma, \beta$ of shape $(D,)$. Training and eval mode are the same. Return $y$ and the gradients
+# with respect to $x$, $\gamma$ and $\beta$ for the upstream gradient `grad_out`.
 
 # %%
-def batchnorm_forward(x, gamma, beta, eps=1e-5):
-    """x: (N, C); gamma, beta: (C,). Returns y: (N, C)."""
+def layernorm_forward_backward(x, gamma, beta, grad_out, eps=1e-5):
+    """x, grad_out: (N, D); gamma, beta: (D,). Returns (y, grad_x, grad_gamma, grad_beta)."""
     ### BEGIN SOLUTION
-    mu = x.mean(axis=0)                              # (C,)
-    var = x.var(axis=0)                              # (C,) biased
-    x_hat = (x - mu) / np.sqrt(var + eps)            # (N, C)
-    return gamma * x_hat + beta
-    ### END SOLUTION
-
-
-# %% tags=["check"]
-check.batchnorm_forward(batchnorm_forward)
-
-# %% [markdown]
-# ## Task 3 · Batch normalization, backward
-#
-# Given $G = \partial\mathcal{L}/\partial y$ of shape $(N, C)$, return $\partial\mathcal{L}/\partial x$,
-# $\partial\mathcal{L}/\partial\gamma$ and $\partial\mathcal{L}/\partial\beta$. Careful: $\mu$ and $\sigma^2$
-# depend on every example of the batch, so each $x_n$ influences every output of its channel. The
-# chapter derives the compact result; you may also chain the rule step by step through $\hat x$,
-# $\sigma^2$ and $\mu$.
-
-# %%
-def batchnorm_backward(x, gamma, grad_out, eps=1e-5):
-    """x, grad_out: (N, C); gamma: (C,). Returns (grad_x (N, C), grad_gamma (C,), grad_beta (C,))."""
-    ### BEGIN SOLUTION
-    mu, var = x.mean(axis=0), x.var(axis=0)
-    inv_std = 1.0 / np.sqrt(var + eps)                                  # (C,)
-    x_hat = (x - mu) * inv_std                                          # (N, C)
-    grad_beta = grad_out.sum(axis=0)
-    grad_gamma = (grad_out * x_hat).sum(axis=0)
+    mu = x.mean(axis=1, keepdims=True)                                  # (N, 1)
+    inv_std = 1.0 / np.sqrt(x.var(axis=1, keepdims=True) + eps)         # (N, 1), biased variance
+    x_hat = (x - mu) * inv_std                                          # (N, D)
+    y = gamma * x_hat + beta
     g = grad_out * gamma                                                # dL/dx_hat
-    grad_x = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
-    return grad_x, grad_gamma, grad_beta
+    grad_x = (g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True)) * inv_std
+    return y, grad_x, (grad_out * x_hat).sum(axis=0), grad_out.sum(axis=0)
     ### END SOLUTION
 
 
 # %% tags=["check"]
-check.batchnorm_backward(batchnorm_backward)
+check.layernorm_forward_backward(layernorm_forward_backward)
 
 # %% [markdown]
-# ## Task 4 · Running statistics
+# ## Task 3 · Fold batch norm into the linear layer before it
 #
-# At test time batch norm uses running averages collected during training. Implement one training step's
-# update with **PyTorch's convention** (`momentum` weights the *new* batch statistic) and the **unbiased**
-# batch variance (divide by $N-1$) for the running variance. Return new arrays.
+# In eval mode batch norm uses fixed statistics, so `Linear(W, b)` followed by `BatchNorm1d` is one affine
+# map of the input, and a single linear layer can replace both: inference then costs one matrix product.
+# Given the linear layer's `W` (out, in) and `b` (out,), and the batch norm's `gamma`, `beta`,
+# `running_mean`, `running_var` (all (out,)) and `eps`, return `W_folded` and `b_folded` such that
+# `x @ W_folded.T + b_folded` equals the two layers' output in eval mode for every `x`.
 
 # %%
-def update_running_stats(running_mean, running_var, x, momentum=0.1):
-    """running_mean, running_var: (C,); x: (N, C) with N >= 2. Returns (new_mean, new_var)."""
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Returns (W_folded (out, in), b_folded (out,)), new arrays."""
     ### BEGIN SOLUTION
-    new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=0)
-    new_var = (1 - momentum) * running_var + momentum * x.var(axis=0, ddof=1)
-    return new_mean, new_var
+    scale = gamma / np.sqrt(running_var + eps)           # (out,): the factor of each output unit
+    return W * scale[:, None], (b - running_mean) * scale + beta
     ### END SOLUTION
 
 
 # %% tags=["check"]
-check.update_running_stats(update_running_stats)
+check.fold_batchnorm(fold_batchnorm)
 
 # %% [markdown]
 # ## Use it
 #
-# Check your batch-norm backward pass with central differences (chapter 03's `numerical_gradient`), and
-# watch the running mean converge to the data's mean over 100 batches. Expected: a relative error
-# around $10^{-9}$, and a running mean close to $(5, -2)$.
+# Fold the batch norm of a small trained-looking PyTorch layer pair and compare the outputs, and compare
+# your layer norm with `torch.nn.LayerNorm` on one batch. Expected: differences around $10^{-15}$.
 
 # %%
-from dlcourse.gradcheck import numerical_gradient, relative_error  # noqa: E402
-
-rng = np.random.default_rng(0)
-x = rng.normal(loc=3.0, scale=2.0, size=(6, 3))
-gamma, beta, G = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(6, 3))
-grad_x = batchnorm_backward(x, gamma, G)[0]
-numeric = numerical_gradient(lambda: float(np.sum(batchnorm_forward(x, gamma, beta) * G)), x)
-print(f"relative error of grad_x: {relative_error(grad_x, numeric):.1e}")
-
-running_mean, running_var = np.zeros(2), np.ones(2)
-for _ in range(100):
-    batch = rng.normal(loc=[5.0, -2.0], scale=[1.0, 3.0], size=(32, 2))
-    running_mean, running_var = update_running_stats(running_mean, running_var, batch)
-print("running mean after 100 batches:", running_mean.round(2), " running variance:", running_var.round(2))
+torch.manual_seed(0)
+lin, bn = nn.Linear(6, 4).double(), nn.BatchNorm1d(4).double()
+for _ in range(20):                                       # training steps move the running statistics
+    bn(lin(torch.randn(32, 6, dtype=torch.float64) * 3 + 1))
+bn.eval()
+W_f, b_f = fold_batchnorm(*(t.detach().numpy() for t in (lin.weight, lin.bias, bn.weight, bn.bias,
+                                                          bn.running_mean, bn.running_var)), bn.eps)
+x = torch.randn(5, 6, dtype=torch.float64)
+fold_diff = np.abs(x.numpy() @ W_f.T + b_f - bn(lin(x)).detach().numpy()).max()
+print(f"folded layer vs Linear + BatchNorm1d (eval): {fold_diff:.1e}")
+ln = nn.LayerNorm(6).double()
+ours = layernorm_forward_backward(x.numpy(), ln.weight.detach().numpy(), ln.bias.detach().numpy(),
+                                  np.ones((5, 6)))[0]
+print(f"layer norm vs torch.nn.LayerNorm: {np.abs(ours - ln(x).detach().numpy()).max():.1e}")
 
 # %% [markdown]
-# **Think.** (1) Why must dropout's backward pass use the *same* mask as its forward pass? (2) With
-# `momentum=0.1`, roughly how many batches does the running mean need to forget its initial value of 0?
-# (3) Why does batch norm refuse to train on a batch with a single value per channel? (4) A network with
-# batch norm predicts differently for the same image depending on the rest of its batch, in training mode
-# but not in eval mode. Why, and which mode must you use for testing?
+# ## Task 4 · Outcome: a confident-but-right network from 200 images
+#
+# The chapter's big MLP, trained without regularization on its 200 training digits, ends with a
+# validation cross-entropy near 0.28: right on most images, but over-confident where it is wrong. Write
+# `train_regularized(X, y, seed)`: it receives those 200 images `X` (200, 64) float32 (8 x 8 pixels in
+# [0, 1], row by row) and their labels, trains any network you like with any of the chapter's regularizers
+# (in NumPy or PyTorch), and returns a function `predict(X)` that maps images (N, 64) to scores (logits)
+# (N, 10). The check measures the cross-entropy on the chapter's 270 validation images, which your code
+# never sees. Keep it under a minute on a laptop CPU. **Target: validation cross-entropy at most 0.22.**
+
+# %%
+def train_regularized(X, y, seed=0):
+    """Train on X (200, 64), y (200,); return predict(X) -> scores (N, 10)."""
+    ### BEGIN SOLUTION
+    from torchvision.transforms import v2
+
+    torch.manual_seed(seed)
+    images, labels = torch.as_tensor(X).reshape(-1, 1, 8, 8), torch.as_tensor(y)
+    shift = v2.RandomCrop(8, padding=1)                  # random shifts of -1, 0, +1 pixel, per image
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        order = torch.randperm(len(images))
+        for start in range(0, len(images), 40):
+            idx = order[start:start + 40]
+            batch = torch.stack([shift(images[i]) for i in idx])
+            loss = nn.functional.cross_entropy(model(batch), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+    def predict(X_new):
+        with torch.no_grad():
+            return model(torch.as_tensor(X_new, dtype=torch.float32).reshape(-1, 1, 8, 8)).numpy()
+    return predict
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+check.regularized_outcome(train_regularized)
+
+# %% [markdown]
+# ## Think
+#
+# Answer each question in two or three sentences in the cell below it, then open the discussion.
+#
+# **(1)** Why must dropout's backward pass use the *same* mask as its forward pass?
+
+# %% [markdown] tags=["answer"]
+# ### BEGIN SOLUTION
+# In training mode dropout computes $y = m \odot x/(1-p)$ with one particular mask $m$; the gradient is the
+# derivative of *that* function: $\partial y/\partial x = m/(1-p)$. A fresh mask would be the derivative of
+# a different function: units that did not influence the loss would receive gradient, and units that did
+# would receive none, so the step would not descend the loss that was computed.
+# ### END SOLUTION
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# This is why a dropout layer stores its mask (our `Dropout.mask`), and why gradient checks of networks
+# with dropout must fix the random numbers (the chapter's `FixedUniforms`): with a new mask per call the
+# loss is a random function, and its finite differences mean nothing.
+# </details>
+
+# %% [markdown]
+# **(2)** With `momentum=0.1`, roughly how many training batches does batch norm's running mean need
+# before its initial value 0 is forgotten?
+
+# %% [markdown] tags=["answer"]
+# ### BEGIN SOLUTION
+# After $k$ batches the initial value still carries the weight $0.9^k$: $0.9^{10} \approx 0.35$,
+# $0.9^{22} \approx 0.1$, $0.9^{44} \approx 0.01$. So a few dozen batches: about 20 for 90% and 45 for 99%.
+# The running mean is an exponential average over roughly the last $1/0.1 = 10$ batches.
+# ### END SOLUTION
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# A network evaluated after only a handful of training batches uses running statistics that are still
+# pulled towards 0 and 1, and predicts badly in eval mode though it did well in training mode. With
+# `momentum=None` PyTorch uses the plain average of all batches seen instead.
+# </details>
+
+# %% [markdown]
+# **(3)** Why does batch norm refuse to train on a batch with a single value per channel, and why does layer
+# norm (Task 2) not have this problem?
+
+# %% [markdown] tags=["answer"]
+# ### BEGIN SOLUTION
+# With one value per channel the batch mean is that value and the variance is 0: $\hat x = 0$ for every
+# input, the output is the constant $\beta$ and carries no information (and the unbiased running variance
+# would divide by $m - 1 = 0$). Layer norm takes its statistics over the features of one example, so a
+# batch of one example is fine, as long as it has more than one feature.
+# ### END SOLUTION
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# The same problem, milder, appears with small batches: with 2 to 4 values per channel the batch statistics
+# are very noisy, and training and eval mode behave differently. Layer norm and group norm avoid the batch
+# axis altogether; that is why they are used where batches are small or of variable size.
+# </details>
+
+# %% [markdown]
+# **(4)** A network with batch norm predicts differently for the same image depending on the rest of its
+# batch in training mode, but not in eval mode. Why, and which mode must you use for testing?
+
+# %% [markdown] tags=["answer"]
+# ### BEGIN SOLUTION
+# In training mode each image is normalised with the mean and variance of its current batch, so the other
+# images change its output. In eval mode the fixed running statistics are used, and the network is a fixed
+# function of each image alone. Testing must use eval mode (`model.eval()`), so that a prediction does not
+# depend on which other images happen to share its batch, and dropout is switched off.
+# ### END SOLUTION
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# Forgetting `model.eval()` is a classic bug: test accuracy then depends on the batch size and on the
+# order of the test set, and a batch of one image fails outright. Folding (Task 3) is only possible in eval
+# mode, for the same reason: only there is batch norm a fixed affine map.
+# </details>

@@ -83,6 +83,6 @@ def check_tests(check, right: SimpleNamespace, wrong: list[tuple[str, object, st
                              ids=[f"{t}-{getattr(r, '__name__', 'lambda')}" for t, r in passing])
     def test_checks_pass_on_the_solutions(task, right_answer, capsys):
         getattr(check, task)(right_answer)
-        assert "correct on" in capsys.readouterr().out
+        assert "\u2714" in capsys.readouterr().out            # "✔ task: correct on N cases" / "reached ..."
 
     return test_checks_fail_on_blanks_and_wrong_answers, test_checks_pass_on_the_solutions

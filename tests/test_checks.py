@@ -53,42 +53,148 @@ def test_run_check_prints_success(capsys):
 
 
 # ---- the chapter 01 checks: blank, wrong and right -------------------------------------------
-def update_never_on_boundary(w, x, y, lr=1.0):
-    return w + lr * y * x if y * (w @ x) < 0 else w
+from checks_harness import assert_fails  # noqa: E402  (the chapter 01 part of this file)
+
+RIGHT_01 = solution("01_perceptron")
 
 
-def update_wrong_sign(w, x, y, lr=1.0):
-    return w - lr * y * x if y * (w @ x) <= 0 else w
+def dual_stale_scores(alpha, K, y):              # all scores from the alpha of the start of the epoch
+    alpha = np.array(alpha)
+    wrong = y * ((alpha * y) @ K) <= 0
+    return alpha + wrong
 
 
-def margin_without_norm(w, X, y):
-    return float(np.min(y * (X @ w)))
+def dual_without_labels(alpha, K, y):            # forgets y_j inside the sum
+    alpha = np.array(alpha)
+    for i in range(len(y)):
+        if y[i] * np.sum(alpha * K[:, i]) <= 0:
+            alpha[i] += 1
+    return alpha
 
 
-def margin_mean(w, X, y):
-    return float(np.mean(y * (X @ w)) / np.linalg.norm(w))
+def dual_strict(alpha, K, y):                    # a score of 0 is not counted as a mistake
+    alpha = np.array(alpha)
+    for i in range(len(y)):
+        if y[i] * np.sum(alpha * y * K[:, i]) < 0:
+            alpha[i] += 1
+    return alpha
 
 
-def ovr_batched(W, X, y, lr=1.0):  # a full-batch update is not the online rule
-    return ref.one_vs_rest_epoch(W, X, y, lr, batch_size=len(X))
+def dual_in_place(alpha, K, y):
+    for i in range(len(y)):
+        if y[i] * np.sum(alpha * y * K[:, i]) <= 0:
+            alpha[i] += 1
+    return alpha
 
 
-def ovr_only_true_class(W, X, y, lr=1.0):
-    W = np.array(W, float)
+def averaged_over_updates_only(X, y, epochs):    # the mean of the trajectory, not of every visit
+    w, ws = np.zeros(X.shape[1]), []
+    for _ in range(epochs):
+        for x_i, y_i in zip(X, y):
+            if y_i * (w @ x_i) <= 0:
+                w = w + y_i * x_i
+                ws.append(w)
+    return w, np.mean(ws, axis=0) if ws else w
+
+
+def averaged_final_twice(X, y, epochs):          # no averaging at all
+    w, _ = RIGHT_01.averaged_perceptron(X, y, epochs)
+    return w, w
+
+
+def averaged_with_initial_zero(X, y, epochs):    # counts w0 = 0 as one more vector
+    w, w_avg = RIGHT_01.averaged_perceptron(X, y, epochs)
+    n = epochs * len(X)
+    return w, w_avg * n / (n + 1)
+
+
+def multiclass_argmax_all(W, X, y):              # predicted class among all classes: ties at W = 0 missed
+    W = np.array(W, dtype=float)
     for x_i, y_i in zip(X, y):
-        if W[y_i] @ x_i <= 0:
-            W[y_i] += lr * x_i
+        pred = int(np.argmax(W @ x_i))
+        if pred != y_i:
+            W[y_i] += x_i
+            W[pred] -= x_i
+    return W
+
+
+def multiclass_true_row_only(W, X, y):           # only the true class moves
+    W = np.array(W, dtype=float)
+    for x_i, y_i in zip(X, y):
+        scores = W @ x_i
+        rival = int(np.argmax(np.where(np.arange(len(W)) == y_i, -np.inf, scores)))
+        if scores[rival] >= scores[y_i]:
+            W[y_i] += x_i
+    return W
+
+
+def multiclass_batched(W, X, y):                 # all points scored with the W of the start of the epoch
+    W = np.array(W, dtype=float)
+    W0 = W.copy()
+    for x_i, y_i in zip(X, y):
+        scores = W0 @ x_i
+        rival = int(np.argmax(np.where(np.arange(len(W)) == y_i, -np.inf, scores)))
+        if scores[rival] >= scores[y_i]:
+            W[y_i] += x_i
+            W[rival] -= x_i
     return W
 
 
 test_checks_fail_on_blanks_and_wrong_answers, test_checks_pass_on_the_solutions = check_tests(
-    check, solution("01_perceptron"), [
-        ("perceptron_update", update_never_on_boundary, "a point on the boundary counts as a mistake"),
-        ("perceptron_update", update_wrong_sign, "differs at index"),
-        ("geometric_margin", margin_without_norm, "divide by the norm of w"),
-        ("geometric_margin", margin_mean, "expected"),
-        ("one_vs_rest_epoch", ovr_batched, "before moving on to the next point"),
-        ("one_vs_rest_epoch", ovr_only_true_class, "differs at index"),
-    ],
-    # the exported reference functions of chapter 01 solve the exercises too
-    extra_right=[(name, getattr(ref, name)) for name in ("perceptron_update", "geometric_margin", "one_vs_rest_epoch")])
+    check, RIGHT_01, [
+        ("dual_perceptron_epoch", dual_stale_scores, "dual_perceptron_epoch: the result differs at index"),
+        ("dual_perceptron_epoch", dual_without_labels, "differs at index"),
+        ("dual_perceptron_epoch", dual_strict, "Test case 1: alpha=array (3,) int64"),
+        ("dual_perceptron_epoch", dual_in_place, "changed its input `alpha` in place"),
+        ("averaged_perceptron", averaged_over_updates_only, "w_avg differs at index"),
+        ("averaged_perceptron", averaged_final_twice, "w_avg differs at index"),
+        ("averaged_perceptron", averaged_with_initial_zero, "w_avg differs"),
+        ("multiclass_perceptron_epoch", multiclass_argmax_all, "Test case 1: W=array (3, 2) float64"),
+        ("multiclass_perceptron_epoch", multiclass_true_row_only, "differs at index"),
+        ("multiclass_perceptron_epoch", multiclass_batched, "differs at index"),
+    ])
+
+
+def test_chapter_01_hints_nudge_without_giving_the_code(capsys):
+    for task in RIGHT_01.tasks:
+        with pytest.raises(CheckFailed):
+            getattr(check, task)(blank)
+        check.hint(task)
+        check.hint(task)
+        text = capsys.readouterr().out
+        assert "Hint 1" in text and "Hint 2" in text
+        assert "return " not in text and "np." not in text and "+=" not in text
+
+
+def test_chapter_01_failing_case_reruns_the_case_that_failed():
+    assert_fails(check.dual_perceptron_epoch, dual_strict, "differs")
+    alpha, K, y = check.failing_case("dual_perceptron_epoch")
+    assert not np.array_equal(dual_strict(alpha, K, y), RIGHT_01.dual_perceptron_epoch(alpha, K, y))
+
+
+def test_chapter_01_reference_answers_are_not_importable_by_students():
+    assert set(check.__all__) == {"dual_perceptron_epoch", "averaged_perceptron", "multiclass_perceptron_epoch",
+                                  "digits_outcome", "hint", "failing_case"}
+    assert not any(callable(getattr(check, n)) and n.endswith("reference") for n in check.__all__)
+
+
+def digits_one_vs_rest_final(X, y, seed=0):      # the chapter's rule, two epochs, no validation: too weak
+    W = np.zeros((10, X.shape[1]))
+    for _ in range(2):
+        W = ref.one_vs_rest_epoch(W, X, y)
+    return W
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (blank, "not implemented yet"),
+    (lambda X, y, seed=0: np.zeros((10, X.shape[1])), "your validation accuracy is"),
+    (digits_one_vs_rest_final, "the target is at least 0.93"),
+    (lambda X, y, seed=0: np.zeros((10, 64)), "should return W of shape (10, 65)"),
+])
+def test_the_chapter_01_outcome_check_fails_on_a_blank_and_on_wrong_answers(wrong, message):
+    assert_fails(check.digits_outcome, wrong, message)
+
+
+def test_the_chapter_01_outcome_check_passes_on_the_solution(capsys):
+    check.digits_outcome(RIGHT_01.train_digits_perceptron)
+    assert "reached validation accuracy" in capsys.readouterr().out

@@ -32,7 +32,7 @@ NOTEBOOK = "widgets.ipynb"
 NEWS_PROMPT = "official Jupyter news"                 # "Would you like to get notified about official Jupyter news?"
 # chapter -> (its widget's class, lines of the chapter the widget cell needs besides the widget's import)
 WIDGETS = {
-    "01_perceptron": ("PerceptronStepper", [r"toy = data\.make_toy\("]),
+    "01_perceptron": ("PerceptronStepper", [r"SCALE = ", r"SEEDS = ", r"toy = data\.make_toy\("]),
     "04_optimization": ("LearningRateExplorer", []),
     "05_regularization": ("DropoutExplorer", []),
 }

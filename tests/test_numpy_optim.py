@@ -42,6 +42,11 @@ def _optimizer_configs(name, rng):
                     eps=float(rng.choice([1e-8, 1e-6, 1e-3])), weight_decay=_maybe(rng, float(rng.uniform(0, 0.1))),
                     momentum=_maybe(rng, float(rng.uniform(0.1, 0.95))), centered=bool(rng.integers(0, 2)),
                     maximize=maximize)
+    if name == "Rprop":
+        etaminus, etaplus = float(rng.uniform(0.1, 0.9)), float(rng.uniform(1.05, 2.0))
+        step_min = float(rng.choice([0.0, 1e-6, 1e-3]))
+        return dict(lr=float(rng.uniform(1e-4, 0.5)), etas=(etaminus, etaplus),
+                    step_sizes=(step_min, float(rng.choice([step_min + 0.01, 1.0, 50.0]))), maximize=maximize)
     # Adam, AdamW
     return dict(lr=float(rng.uniform(1e-4, 0.1)), betas=(float(rng.uniform(0, 0.99)), float(rng.uniform(0.9, 0.9999))),
                 eps=float(rng.choice([1e-8, 1e-6, 1e-3])),
@@ -81,7 +86,7 @@ def _run_twins(ours_cls, theirs_cls, kwargs, rng, steps=N_STEPS, schedule=None):
     assert {k: id(v) for k, v in params.items()} == identity, "parameters must be updated in place"
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"])
 def test_optimizer_equals_torch_step_by_step(name):
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     for _ in range(N_CONFIGS):
@@ -92,7 +97,8 @@ def test_optimizer_equals_torch_step_by_step(name):
     ("SGD", {}), ("SGD", dict(momentum=0.9)), ("SGD", dict(momentum=0.9, nesterov=True)),
     ("SGD", dict(momentum=0.5, dampening=0.5, weight_decay=0.01)), ("Adagrad", {}), ("RMSprop", {}),
     ("RMSprop", dict(centered=True, momentum=0.9)), ("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1)),
-    ("AdamW", {}), ("AdamW", dict(amsgrad=True))])
+    ("AdamW", {}), ("AdamW", dict(amsgrad=True)), ("Rprop", {}),
+    ("Rprop", dict(etas=(0.3, 1.5), step_sizes=(1e-3, 0.1)))])
 def test_optimizer_defaults_equal_torch(name, kwargs):
     _run_twins(getattr(O, name), getattr(torch.optim, name), kwargs, np.random.default_rng(1))
 
@@ -100,7 +106,7 @@ def test_optimizer_defaults_equal_torch(name, kwargs):
 TORCH_ONLY = {"foreach", "fused", "capturable", "differentiable", "decoupled_weight_decay"}
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"])
 def test_optimizer_signature_matches_torch(name):
     ours = inspect.signature(getattr(O, name)).parameters
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
@@ -161,6 +167,9 @@ def test_optimizer_works_on_numpy_nn_model():
     (lambda p: O.Adagrad(p, initial_accumulator_value=-1), "initial_accumulator_value must be"),
     (lambda p: O.RMSprop(p, alpha=-0.5), "alpha must be"),
     (lambda p: O.RMSprop(p, momentum=-0.5), "momentum must be"),
+    (lambda p: O.Rprop(p, etas=(1.2, 0.5)), "etas must be"),
+    (lambda p: O.Rprop(p, etas=(0.5,)), "etas must be"),
+    (lambda p: O.Rprop(p, step_sizes=(1.0, 1e-6)), "step_sizes must be"),
 ])
 def test_bad_hyper_parameters_raise_value_error_naming_them(make, match):
     with pytest.raises(ValueError, match=match):
@@ -472,3 +481,28 @@ def test_lr_range_test_and_suggestions():
     sug = O.suggest_lr(lrs, losses)
     assert 1e-4 <= sug["steepest"] <= sug["minimum"] <= 10 and sug["decade_below"] == pytest.approx(sug["minimum"] / 10)
     assert O.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])         # bias-corrected EMA
+
+
+# ---- Rprop with zero and sign-flipping gradients, and the chapter's twin helpers -------------------------
+def test_rprop_skips_after_a_sign_flip_and_handles_zero_gradients_like_torch():
+    rng = np.random.default_rng(7)
+    params = {"w": rng.normal(size=(3, 4))}
+    t = torch.tensor(params["w"].copy(), requires_grad=True)
+    ours, theirs = O.Rprop(params, lr=0.05, step_sizes=(1e-4, 0.2)), torch.optim.Rprop([t], lr=0.05,
+                                                                                       step_sizes=(1e-4, 0.2))
+    for step in range(80):
+        g = np.sign(rng.normal(size=(3, 4))) * rng.uniform(0.1, 1, size=(3, 4)) + 0.3   # biased, flipping signs
+        g[rng.random((3, 4)) < 0.2] = 0.0
+        ours.step({"w": g})
+        t.grad = torch.from_numpy(g.copy())
+        theirs.step()
+        np.testing.assert_allclose(params["w"], t.detach().numpy(), **TOL, err_msg=f"step {step}")
+
+
+def test_twin_helpers_of_the_chapter():
+    from dlcourse.numpy_optim.twins import optimizer_twin_error, schedule_curve
+
+    assert optimizer_twin_error(O.Rprop, torch.optim.Rprop, dict(lr=0.05)) < 1e-12
+    assert optimizer_twin_error(O.Adam, torch.optim.Adam, dict(lr=0.01)) < 1e-12
+    ours, theirs = (schedule_curve(lambda o, M: M.CosineAnnealingLR(o, 20), M, steps=30) for M in (O, S))
+    assert ours.shape == (31,) and np.allclose(ours, theirs, rtol=1e-12, atol=0)

@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 from dlcourse import numpy_nn as nnp
-from dlcourse.resnet import BasicBlock, ResNet, TorchResidual, cifar_resnet, resnet18
+from dlcourse.resnet import BasicBlock, Bottleneck, ResNet, TorchResidual, cifar_resnet, resnet18, resnet50
 from twins import check_twin
 
 
@@ -92,6 +92,9 @@ def _n(model):
     (lambda: resnet18(num_classes=10), lambda: torchvision.models.resnet18(weights=None, num_classes=10), 11_181_642),
     (lambda: ResNet([3, 4, 6, 3], (64, 128, 256, 512), 10),
      lambda: torchvision.models.resnet34(weights=None, num_classes=10), None),
+    (resnet50, lambda: torchvision.models.resnet50(weights=None), 25_557_032),
+    (lambda: ResNet([3, 8, 36, 3], (64, 128, 256, 512), 10, block=Bottleneck),
+     lambda: torchvision.models.resnet152(weights=None, num_classes=10), None),
 ])
 def test_resnet_equals_torchvision(ours, theirs, n_params):
     torch.manual_seed(0)
@@ -137,3 +140,13 @@ def test_basic_block_zero_residual_branch_is_identity_before_relu():
     x = torch.rand(2, 4, 5, 5)                                       # non-negative, so relu(x) = x
     with torch.no_grad():
         torch.testing.assert_close(block(x), x, rtol=0, atol=0)
+
+
+def test_bottleneck_block_shapes_and_plain_variant():
+    torch.manual_seed(0)
+    down = nn.Sequential(nn.Conv2d(8, 16, 1, 2, bias=False), nn.BatchNorm2d(16))
+    block = Bottleneck(8, 4, stride=2, downsample=down)
+    assert block(torch.randn(2, 8, 6, 6)).shape == (2, 16, 3, 3)
+    plain = ResNet([1, 1], (4, 8), 10, in_channels=1, small_input=True, residual=False, block=Bottleneck)
+    assert not any("downsample" in k for k in plain.state_dict())
+    assert plain(torch.randn(2, 1, 8, 8)).shape == (2, 10)

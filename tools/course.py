@@ -223,22 +223,43 @@ def export(root: Path = ROOT, check: bool = False) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------
 # exercises: generated from solutions
+#
+# A solution notebook is an nbgrader *source* notebook once each cell gets nbgrader's metadata
+# (`nbgrader_source`): code cells holding a solution block are solution cells, `check`-tagged cells are
+# graded, locked autograder-test cells (1 point, or `points=N` among the tags), markdown cells tagged
+# `answer` are manually graded written answers, and the task statements and the setup cells before the
+# first task are read-only. nbgrader's own preprocessors (LockCells, ClearSolutions, ClearOutput,
+# ComputeChecksums, CheckCellMetadata: the ones `nbgrader generate_assignment` runs) then make the
+# student version (`release_notebook`), and jupytext writes it as the .py (metadata filtered by
+# jupytext.toml: only tags) and the .ipynb (with the nbgrader metadata), so the pair stays equal.
+CODE_STUB = "raise NotImplementedError  # your code here"
+TEXT_STUB = "YOUR ANSWER HERE"
+POINTS_RE = re.compile(r"^points\s*[=:]\s*(\d+(?:\.\d+)?)$")
+_DEF_RE = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+_CHECK_RE = re.compile(r"check(?:_outcome)?\s*\.?\s*(?:([A-Za-z_]\w*)\s*\(|\(\s*[\"']([A-Za-z_][\w-]*)[\"'])")
+
+
 def strip_solutions(text: str, name: str = "<solution>") -> str:
     """Replace each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by ``raise NotImplementedError``.
 
     The replacement keeps the indentation of the BEGIN marker; everything outside the markers is kept.
-    Raises ValueError on nested, unclosed or unopened markers, naming the line.
+    In markdown cells (py:percent comments them: ``# ### BEGIN SOLUTION``) the block becomes
+    ``# YOUR ANSWER HERE``. Raises ValueError on nested, unclosed or unopened markers, naming the line.
+    This is the text view of what nbgrader's ClearSolutions does to the notebook (`release_notebook`);
+    the tests check that both agree on every solution.
     """
     out, inside = [], False
     for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
         stripped = line.strip()
-        if stripped.startswith(BEGIN):
+        commented = stripped.startswith("# ") and stripped[2:].lstrip().startswith(("### BEGIN", "### END"))
+        marker = stripped[2:].lstrip() if commented else stripped
+        if marker.startswith(BEGIN):
             if inside:
                 raise ValueError(f"{name}:{lineno}: nested {BEGIN!r}")
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}raise NotImplementedError  # your code here\n")
-        elif stripped.startswith(END):
+            out.append(f"{indent}# {TEXT_STUB}\n" if commented else f"{indent}{CODE_STUB}\n")
+        elif marker.startswith(END):
             if not inside:
                 raise ValueError(f"{name}:{lineno}: {END!r} without {BEGIN!r}")
             inside = False
@@ -249,30 +270,127 @@ def strip_solutions(text: str, name: str = "<solution>") -> str:
     return "".join(out)
 
 
-def exercise_text(solution: Path) -> str:
-    text = strip_solutions(solution.read_text(), solution.name)
-    if text == solution.read_text():
+def _has_solution(cell) -> bool:
+    return any(line.strip().startswith(BEGIN) for line in cell.source.splitlines())
+
+
+def cell_points(cell, default: float = 1) -> float:
+    """The points of a graded cell: a tag ``points=N`` (or ``points:N``), else ``default``."""
+    for tag in cell.metadata.get("tags", []):
+        m = POINTS_RE.match(tag.strip())
+        if m:
+            value = float(m.group(1))
+            return int(value) if value.is_integer() else value
+    return default
+
+
+def nbgrader_source(nb, name: str = "<solution>"):
+    """Add nbgrader's cell metadata (schema 3) to a solution notebook, in place; returns it.
+
+    grade_ids are stable and unique: a task's solution cell is named after the first function or class
+    it defines, a check cell ``check_<name of the check it calls>``, written answers ``answer_<k>``,
+    read-only cells ``readonly_<k>``; a repeated id gets a ``_2``, ``_3``... suffix.
+    """
+    used: dict[str, int] = {}
+
+    def unique(grade_id: str) -> str:
+        used[grade_id] = used.get(grade_id, 0) + 1
+        return grade_id if used[grade_id] == 1 else f"{grade_id}_{used[grade_id]}"
+
+    counts = {"task": 0, "check": 0, "answer": 0, "readonly": 0}
+    first_task = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                       and (_has_solution(c) or "check" in c.metadata.get("tags", []))), len(nb.cells))
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        meta = {"grade": False, "locked": False, "solution": False, "schema_version": 3}
+        if cell.cell_type == "markdown" and "answer" in tags:
+            if not _has_solution(cell):
+                raise ValueError(f"{name}: the answer cell {i + 1} has no {BEGIN!r} ... {END!r} model answer")
+            counts["answer"] += 1
+            meta.update(grade=True, solution=True, points=cell_points(cell),
+                        grade_id=unique(f"answer_{counts['answer']}"))
+        elif _has_solution(cell):
+            if cell.cell_type != "code":
+                raise ValueError(f"{name}: markdown cell {i + 1} holds a solution block: tag it `answer`")
+            if "check" in tags:
+                raise ValueError(f"{name}: cell {i + 1} is tagged `check` and holds a solution block")
+            counts["task"] += 1
+            m = _DEF_RE.search(cell.source)
+            meta.update(solution=True, grade_id=unique(m.group(1) if m else f"task_{counts['task']}"))
+        elif cell.cell_type == "code" and "check" in tags:
+            counts["check"] += 1
+            m = _CHECK_RE.search(cell.source)
+            label = (m.group(1) or m.group(2)) if m else str(counts["check"])
+            meta.update(grade=True, locked=True, points=cell_points(cell),
+                        grade_id=unique(f"check_{label}".replace("-", "_")))
+        elif cell.cell_type == "markdown" or i < first_task:
+            counts["readonly"] += 1
+            meta.update(locked=True, grade_id=unique(f"readonly_{counts['readonly']}"))
+        else:
+            continue                      # free code cells (experiments, "use it"): not graded, editable
+        cell.metadata["nbgrader"] = meta
+    return nb
+
+
+def release_notebook(source_nb):
+    """The student version of an nbgrader source notebook, made by nbgrader's own preprocessors."""
+    import copy
+
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums,
+                                        LockCells)
+
+    nb, resources = copy.deepcopy(source_nb), {}
+    for pre in (LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}, text_stub=TEXT_STUB),
+                ClearOutput(), ComputeChecksums(), CheckCellMetadata()):
+        nb, resources = pre.preprocess(nb, resources)
+    return nb
+
+
+def _jupytext_config(root: Path = ROOT):
+    from jupytext.config import load_jupytext_configuration_file
+
+    path = root / "jupytext.toml"
+    return load_jupytext_configuration_file(str(path if path.exists() else ROOT / "jupytext.toml"))
+
+
+def exercise_notebooks(solution: Path):
+    """(nbgrader source notebook, student notebook) of one solutions/NN_slug.py."""
+    text = solution.read_text()
+    if strip_solutions(text, solution.name) == text:           # also rejects broken markers, naming the line
         raise ValueError(f"{solution.name} has no {BEGIN!r} ... {END!r} block: nothing to turn into an exercise")
-    return text
+    source = nbgrader_source(jupytext.reads(text, fmt="py:percent"), solution.name)
+    return source, release_notebook(source)
+
+
+def exercise_text(solution: Path, root: Path = ROOT) -> str:
+    """The exercise's .py: the student notebook written by jupytext (tags kept, nbgrader metadata not)."""
+    return jupytext.writes(exercise_notebooks(solution)[1], fmt="py:percent", config=_jupytext_config(root))
+
+
+def grading_signature(nb) -> list:
+    """What the .ipynb of an exercise must carry: cells, and their nbgrader and locking metadata."""
+    return [(c.cell_type, c.source.strip(), c.metadata.get("nbgrader"), c.metadata.get("editable"),
+             c.metadata.get("deletable")) for c in nb.cells]
 
 
 def exercises(root: Path = ROOT, check: bool = False) -> list[str]:
     """Generate (or, with ``check``, compare) exercises/NN_*.py and .ipynb from solutions/."""
     problems = []
     expected_names = set()
+    config = _jupytext_config(root)
     for sol in notebook_sources(root, "solutions"):
         target = root / "exercises" / sol.name
         expected_names.add(sol.name)
-        text = exercise_text(sol)
-        nb = jupytext.reads(text, fmt="py:percent")
+        nb = exercise_notebooks(sol)[1]
+        text = jupytext.writes(nb, fmt="py:percent", config=config)
         ipynb = target.with_suffix(".ipynb")
         if check:
             if not target.exists() or target.read_text() != text:
                 problems.append(f"exercises/{sol.name} is out of date with solutions/{sol.name}: run `make exercises`")
-            elif not ipynb.exists() or cell_signature(read(ipynb)) != cell_signature(nb):
+            elif not ipynb.exists() or grading_signature(read(ipynb)) != grading_signature(nb):
                 problems.append(f"exercises/{ipynb.name} is out of date: run `make exercises`")
         elif (target.exists() and target.read_text() == text and ipynb.exists()
-              and cell_signature(read(ipynb)) == cell_signature(nb)):
+              and grading_signature(read(ipynb)) == grading_signature(nb)):
             continue                      # up to date: do not rewrite (new cell ids would churn git)
         else:
             target.parent.mkdir(exist_ok=True)

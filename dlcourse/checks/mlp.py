@@ -1,17 +1,21 @@
 """Checks for the exercises of chapter 02 (multilayer perceptrons).
 
-Each check runs the student's function and PyTorch (``torch.nn``, ``torch.nn.functional`` and autograd, in
-float64) on random inputs and raises :class:`~dlcourse.checks.CheckFailed` at the first difference, with a
-hint. Checks with several phases (ordinary inputs first, then extreme ones) give the hint that fits the
-phase that failed.
+The tasks ask for what the chapter does not print: the parameter count and the forward pass of a
+densely connected MLP (every layer sees the input and all earlier hidden layers), the derivative of the
+tanh approximation of GELU, a masked log-softmax and label-smoothed cross-entropy with its gradient, then
+an outcome (a validation accuracy on the digits reached with the student's own gradient). Each check
+compares the student's function with PyTorch (``torch.nn``, ``torch.nn.functional`` and autograd, float64)
+on random inputs (batches of one, logits up to 1e4 included) and raises
+:class:`~dlcourse.checks.CheckFailed` at the first difference; ``hint(name)`` gives a nudge.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import run_check
+from . import CheckFailed, _missing_helper, check_outcome, failing_case, hint, run_check
 
-__all__ = ["count_parameters", "mlp_forward", "silu_grad", "log_softmax", "softmax_cross_entropy"]
+__all__ = ["count_dense_parameters", "dense_mlp_forward", "gelu_tanh_grad", "masked_log_softmax",
+           "smoothed_cross_entropy", "softmax_regression_outcome", "hint", "failing_case"]
 
 
 def _torch():
@@ -20,182 +24,206 @@ def _torch():
     return torch
 
 
-def _success(name: str, n: int) -> None:
-    print(f"\u2714 {name}: correct on {n} random cases")
-
-
-# ---- count_parameters ---------------------------------------------------------------------------
-def _torch_mlp(sizes, activation="relu"):
-    """nn.Sequential(Linear, act, ..., Linear) in float64 (PyTorch's own initialisation)."""
+# ---- Tasks 1 and 2: a densely connected MLP ---------------------------------------------------------
+def _dense_layers(sizes):
+    """One float64 nn.Linear per layer; layer l takes the concatenation of the widths sizes[0..l-1]."""
     torch = _torch()
-    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[activation]
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(n_in, n_out, dtype=torch.float64), act()]
-    return torch.nn.Sequential(*layers[:-1])
+    return [torch.nn.Linear(sum(sizes[:l]), sizes[l], dtype=torch.float64) for l in range(1, len(sizes))]
 
 
-def _reference_count(sizes):
-    return int(sum(p.numel() for p in _torch_mlp(list(sizes)).parameters()))
+def _dense_count_reference(sizes):
+    return int(sum(p.numel() for layer in _dense_layers(list(sizes)) for p in layer.parameters()))
 
 
 def _count_cases(seed=0, n=20):
     rng = np.random.default_rng(seed)
-    cases = [([6, 4, 3, 1],), ([2, 1],), ([784, 100, 10],)]          # the lecture's net: 47 parameters
+    cases = [([6, 4, 3, 1],), ([2, 1],), ([64, 32, 32, 10],)]
     for _ in range(n):
         cases.append(([int(v) for v in rng.integers(1, 60, size=int(rng.integers(2, 7)))],))
     return cases
 
 
-def count_parameters(student, seed: int = 0) -> None:
-    """Check ``count_parameters(sizes) -> int`` against ``sum(p.numel() for p in net.parameters())``."""
+def count_dense_parameters(student, seed: int = 0) -> None:
+    """Check ``count_dense_parameters(sizes) -> int`` against PyTorch's count of the same layers."""
     _torch().manual_seed(seed)
-    run_check("count_parameters", student, _reference_count, _count_cases(seed), arg_names=("sizes",),
-              hint="a layer from n_in to n_out units has an (n_out, n_in) weight matrix and n_out biases; "
-                   "sum n_out * n_in + n_out over the len(sizes) - 1 consecutive pairs of widths.")
+    run_check("count_dense_parameters", student, _dense_count_reference, _count_cases(seed), arg_names=("sizes",),
+              hints=("Layer l has one weight per (unit of layer l, input it sees) and one bias per unit. "
+                     "How many inputs does layer l see, now that it receives every earlier layer?",
+                     "Layer l sees n_0 + n_1 + ... + n_{l-1} inputs: a running sum of the widths. A count is an "
+                     "int: build it from ints (no averaging, no division), or convert at the end."))
 
 
-# ---- mlp_forward --------------------------------------------------------------------------------
-def _numpy_activation(name):
-    from .. import numpy_nn
-
-    return getattr(numpy_nn, name)
+_TORCH_ACT = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid"}
 
 
-def _forward_reference(X, params, activation):
-    """The same network as ``nn.Sequential(nn.Linear, act, ..., nn.Linear)`` with the weights of ``params``."""
+def _dense_forward_reference(X, params, activation):
     torch = _torch()
-    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[activation.__name__]
+    act = getattr(torch, _TORCH_ACT[activation.__name__])
     layers = []
     for W, b in params:
         linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear, act()]
+        layers.append(linear)
     with torch.no_grad():
-        return torch.nn.Sequential(*layers[:-1])(torch.from_numpy(X)).numpy()
+        features = [torch.from_numpy(X)]
+        for l, linear in enumerate(layers, start=1):
+            a = linear(torch.cat(features, dim=-1))
+            features.append(act(a) if l < len(layers) else a)
+    return features[-1].numpy()
 
 
 def _forward_cases(seed=0, n=15):
+    from .. import numpy_nn
+
     torch = _torch()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
-        depth, width = int(rng.integers(1, 5)), int(rng.integers(1, 9))
-        sizes = [int(rng.integers(1, 9))] + [width if i % 2 else int(rng.integers(1, 9)) for _ in range(depth)]
-        sizes.append(int(rng.integers(1, 5)))                         # odd cases: square hidden layers
-        name = ["relu", "tanh", "sigmoid"][i % 3]
-        params = [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
-                  for m in _torch_mlp(sizes, name) if isinstance(m, torch.nn.Linear)]
+        depth = int(rng.integers(1, 5))
+        sizes = [int(rng.integers(1, 9)) for _ in range(depth + 1)] + [int(rng.integers(1, 5))]
+        params = [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in _dense_layers(sizes)]
         N = int(rng.choice([1, int(rng.integers(2, 12))]))
-        cases.append((rng.normal(size=(N, sizes[0])), params, _numpy_activation(name)))
+        cases.append((rng.normal(size=(N, sizes[0])), params, getattr(numpy_nn, ["relu", "tanh", "sigmoid"][i % 3])))
+    cases.sort(key=lambda case: -len(case[1]))          # the deepest networks first: they show most mistakes
     return cases
 
 
-def mlp_forward(student, seed: int = 0) -> None:
-    """Check ``mlp_forward(X, params, activation) -> (N, n_L)`` against ``nn.Sequential`` with the same weights."""
-    run_check("mlp_forward", student, _forward_reference, _forward_cases(seed),
+def dense_mlp_forward(student, seed: int = 0) -> None:
+    """Check ``dense_mlp_forward(X, params, activation) -> (N, n_L)`` against PyTorch with the same weights."""
+    run_check("dense_mlp_forward", student, _dense_forward_reference, _forward_cases(seed),
               arg_names=("X", "params", "activation"), rtol=1e-9, atol=1e-12,
-              hint="for each layer compute a = z @ W.T + b (W is (n_out, n_in), one row per unit, like "
-                   "nn.Linear.weight); apply the activation after every layer except the last one, whose "
-                   "pre-activation a_L is the output.")
+              hints=("Keep a list of everything computed so far, starting with X; each layer reads all of it, "
+                     "glued together along the feature axis, in the order it was computed.",
+                     "Look at W's shape: its columns are [inputs of z_0, then z_1, ..., then z_{l-1}]. The last "
+                     "layer is linear (no activation), like every MLP of the chapter."))
 
 
-# ---- silu_grad ----------------------------------------------------------------------------------
-def _silu_grad_reference(x):
+# ---- Task 3: the derivative of the tanh approximation of GELU ---------------------------------------
+def _gelu_tanh_grad_reference(x):
     torch = _torch()
     t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(torch.nn.functional.silu(t).sum(), t)
-    return g.numpy()
+    (grad,) = torch.autograd.grad(torch.nn.functional.gelu(t, approximate="tanh").sum(), t)
+    return grad.numpy()
 
 
-def _elementwise_cases(seed=0, n=20, scale=4.0):
+def _gelu_cases(seed=0, n=15):
     rng = np.random.default_rng(seed)
-    cases = [(np.array([0.0]),), (np.array([-50.0, -20.0, -1.0, 0.0, 1.0, 20.0, 50.0]),)]
+    cases = [(np.array([-3.0, -1.0, 0.0, 0.5, 1.0, 3.0]),),
+             (np.array([-1000.0, -50.0, -10.0, 10.0, 50.0, 1000.0]),)]
     for _ in range(n):
-        shape = tuple(int(s) for s in rng.integers(1, 6, size=int(rng.integers(1, 4))))
-        x = rng.normal(size=shape) * scale
-        x.flat[0] = rng.choice([-50.0, 0.0, 50.0])
-        cases.append((x,))
+        shape = tuple(int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+        cases.append((rng.normal(size=shape) * rng.choice([1.0, 3.0]),))
     return cases
 
 
-def silu_grad(student, seed: int = 0) -> None:
-    """Check ``silu_grad(x)``, the derivative of x * sigmoid(x) at x, against autograd."""
-    run_check("silu_grad", student, _silu_grad_reference, _elementwise_cases(seed), arg_names=("x",),
+def gelu_tanh_grad(student, seed: int = 0) -> None:
+    """Check ``gelu_tanh_grad(x)`` against autograd of ``F.gelu(x, approximate="tanh")``."""
+    run_check("gelu_tanh_grad", student, _gelu_tanh_grad_reference, _gelu_cases(seed), arg_names=("x",),
               rtol=1e-9, atol=1e-12,
-              hint="SiLU is a product, x * s(x) with s = sigmoid: by the product rule its derivative is "
-                   "s(x) + x * s(x) * (1 - s(x)). Keep the input's shape; work elementwise.")
+              hints=("It is a product, (x / 2) times (1 + tanh(u(x))): use the product rule, and the chain "
+                     "rule for tanh(u(x)). This is the derivative of the approximation, not of the exact GELU.",
+                     "tanh' = 1 - tanh^2, and u(x) = sqrt(2 / pi) (x + 0.044715 x^3) has its own derivative, "
+                     "which contains 3 * 0.044715 x^2. Avoid 1 / cosh(u)^2: cosh overflows for large |u|."))
 
 
-# ---- log_softmax --------------------------------------------------------------------------------
-def _log_softmax_reference(z):
+# ---- Task 4: masked log-softmax -----------------------------------------------------------------
+def _masked_reference(z, mask):
     torch = _torch()
-    return torch.nn.functional.log_softmax(torch.from_numpy(z), dim=-1).numpy()
+    zt = torch.from_numpy(np.asarray(z, dtype=np.float64)).masked_fill(~torch.from_numpy(mask), float("-inf"))
+    return torch.nn.functional.log_softmax(zt, dim=-1).numpy()
 
 
-def _logit_cases(seed=0, n=15, scale=3.0):
+def _masked_cases(seed=0, n=12):
     rng = np.random.default_rng(seed)
-    cases = [(np.array([[0.0, 0.0]]),)]
-    for _ in range(n):
-        shape = (int(rng.choice([1, int(rng.integers(2, 9))])), int(rng.integers(1, 11)))
-        if rng.random() < 0.3:
-            shape = (int(rng.integers(1, 4)),) + shape                 # also (B, N, C): reduce the last axis
-        cases.append((rng.normal(size=shape) * scale,))
+    cases = [(np.array([[1.0, 2.0, 3.0]]), np.array([[True, False, True]])),
+             (np.array([[1e4, 0.0, -3.0, 1.0]]), np.array([[False, True, True, True]])),   # a masked giant
+             (np.array([[1000.0, 0.0, -1000.0]]), np.array([[True, True, True]]))]
+    for i in range(n):
+        shape = (int(rng.integers(1, 6)), int(rng.integers(2, 8)))
+        if i % 3 == 2:
+            shape = (int(rng.integers(1, 4)),) + shape                # (B, N, C)
+        mask = rng.random(shape) < 0.6
+        mask[..., int(rng.integers(shape[-1]))] = True               # every row keeps at least one entry
+        cases.append((rng.normal(size=shape) * rng.choice([1.0, 1e2, 1e4]), mask))
     return cases
 
 
-def log_softmax(student, seed: int = 0) -> None:
-    """Check ``log_softmax(z)`` along the last axis against ``F.log_softmax``, then with logits up to 1e4."""
-    ordinary = _logit_cases(seed)
-    run_check("log_softmax", student, _log_softmax_reference, ordinary, arg_names=("z",),
-              rtol=1e-9, atol=1e-12, quiet=True,
-              hint="log softmax(z)_k = z_k - log(sum_j exp(z_j)), the sum running over the LAST axis "
-                   "(axis=-1, keepdims=True so that it broadcasts against z).")
-    rng = np.random.default_rng(seed + 1)
-    extreme = [(np.array([[1000.0, 0.0, -1000.0]]),), (np.array([[-1000.0, -1000.0]]),)]
-    extreme += [(rng.normal(size=(int(rng.integers(1, 6)), int(rng.integers(2, 8)))) * s,) for s in (1e2, 1e3, 1e4)]
-    run_check("log_softmax", student, _log_softmax_reference, extreme, arg_names=("z",),
-              rtol=1e-9, atol=1e-9, quiet=True,
-              hint="with large logits exp overflows (exp(1000) = inf) or underflows to 0 (log 0 = -inf). "
-                   "Subtract m = max_j z_j first: log sum_j exp(z_j) = m + log sum_j exp(z_j - m).")
-    _success("log_softmax", len(ordinary) + len(extreme))
+def masked_log_softmax(student, seed: int = 0) -> None:
+    """Check ``masked_log_softmax(z, mask)`` against ``F.log_softmax`` of z with the masked entries at -inf."""
+    run_check("masked_log_softmax", student, _masked_reference, _masked_cases(seed), arg_names=("z", "mask"),
+              rtol=1e-9, atol=1e-9,
+              hints=("A masked entry has probability exactly 0: what is its log? The other entries form an "
+                     "ordinary softmax over the kept entries of their row (last axis).",
+                     "The stability step subtracts a maximum: over which entries? A masked entry can be huge, "
+                     "and exp of (kept entry - huge) is 0 for every kept entry. NumPy's where and an infinite "
+                     "value help."))
 
 
-# ---- softmax_cross_entropy ----------------------------------------------------------------------
-def _cross_entropy_reference(z, y):
+# ---- Task 5: label-smoothed cross-entropy -------------------------------------------------------
+def _smoothed_reference(z, y, eps):
     torch = _torch()
     zt = torch.tensor(z, dtype=torch.float64, requires_grad=True)
-    loss = torch.nn.functional.cross_entropy(zt, torch.as_tensor(y, dtype=torch.int64))
+    loss = torch.nn.functional.cross_entropy(zt, torch.as_tensor(y, dtype=torch.int64), label_smoothing=eps)
     (grad,) = torch.autograd.grad(loss, zt)
     return float(loss.item()), grad.numpy()
 
 
-def _ce_cases(seed=0, n=15, scale=3.0):
+def _smoothed_cases(seed=0, n=15):
     rng = np.random.default_rng(seed)
-    cases = [(np.array([[2.0, 1.0, 0.1]]), np.array([0]))]
-    for _ in range(n):
+    cases = [(np.array([[2.0, 1.0, 0.1]]), np.array([0]), 0.1),
+             (np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 5.0]]), np.array([2, 0]), 0.2)]
+    for i in range(n):
         N, C = int(rng.choice([1, int(rng.integers(2, 17))])), int(rng.integers(2, 11))
-        cases.append((rng.normal(size=(N, C)) * scale, rng.integers(0, C, size=N)))
+        scale = [3.0, 3.0, 1e3][i % 3]
+        cases.append((rng.normal(size=(N, C)) * scale, rng.integers(0, C, size=N), float(rng.choice([0.0, 0.1, 0.3]))))
     return cases
 
 
-def softmax_cross_entropy(student, seed: int = 0) -> None:
-    """Check ``softmax_cross_entropy(z, y) -> (loss, dloss/dz)`` against ``F.cross_entropy`` and autograd."""
-    ordinary = _ce_cases(seed)
-    run_check("softmax_cross_entropy", student, _cross_entropy_reference, ordinary, arg_names=("z", "y"),
-              rtol=1e-9, atol=1e-12, quiet=True,
-              hint="value 0 is the loss, the MEAN over the batch of logsumexp(z_i) - z_i[y_i]; value 1 is its "
-                   "gradient (softmax(z) - onehot(y)) / N, with the 1/N that comes from the mean.")
-    rng = np.random.default_rng(seed + 1)
-    extreme = [(np.array([[1000.0, 0.0, -1000.0]]), np.array([2])), (np.array([[-1000.0, -1000.0]]), np.array([1]))]
-    for s in (1e2, 1e3, 1e4):
-        N, C = int(rng.integers(1, 6)), int(rng.integers(2, 8))
-        extreme.append((rng.normal(size=(N, C)) * s, rng.integers(0, C, size=N)))
-    run_check("softmax_cross_entropy", student, _cross_entropy_reference, extreme, arg_names=("z", "y"),
-              rtol=1e-9, atol=1e-9, quiet=True,
-              hint="with large logits exp overflows or underflows: compute log softmax as z - m - "
-                   "log(sum(exp(z - m))) with m the row's maximum, and the softmax as exp(z - m) / sum(exp(z - m)).")
-    _success("softmax_cross_entropy", len(ordinary) + len(extreme))
+def smoothed_cross_entropy(student, seed: int = 0) -> None:
+    """Check ``smoothed_cross_entropy(z, y, eps) -> (loss, dloss/dz)`` against ``F.cross_entropy(...,
+    label_smoothing=eps)`` and autograd."""
+    run_check("smoothed_cross_entropy", student, _smoothed_reference, _smoothed_cases(seed),
+              arg_names=("z", "y", "eps"), out_names=("loss", "grad"), rtol=1e-9, atol=1e-9,
+              hints=("The loss is the cross-entropy between a target distribution q and softmax(z): q puts "
+                     "1 - eps + eps / C on the label and eps / C on every class (the label included), and the "
+                     "loss is averaged over the batch.",
+                     "Write the loss with log_softmax (stable: subtract each row's maximum); its gradient is "
+                     "(softmax(z) - q) / N, prediction minus target again."))
+
+
+# ---- Task 6: the outcome -------------------------------------------------------------------------
+SOFTMAX_REGRESSION_TARGET = 0.92
+
+
+def softmax_regression_outcome(student, seed: int = 0) -> None:
+    """Train with ``student(X_train, y_train, seed) -> (W, b)`` on the digits (the chapter's split,
+    val_size=0.2) and require the validation accuracy of argmax(X W^T + b) to reach the target."""
+    from .. import data
+    from ..train import accuracy
+
+    name = "train_softmax_regression"
+    split = data.load_digits(val_size=0.2, seed=0)
+    hints = ("Start from W = 0 and b = 0 and take full-batch gradient steps with your "
+             "smoothed_cross_entropy; print the loss every 50 steps: it must fall.",
+             "z = X W^T + b, so the chain rule gives dW = grad^T X and db = the sum of grad's rows. A step "
+             "of about 0.5 and a few hundred steps are enough on these pixels in [0, 1].")
+    try:
+        params = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
+    except NotImplementedError as e:
+        helper = _missing_helper(e, getattr(student, "__name__", name))
+        if helper:
+            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
+                              f"first.") from None
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
+                          f"code.") from None
+    if not isinstance(params, (tuple, list)) or len(params) != 2:
+        raise CheckFailed(f"{name} should return the pair (W, b), got {type(params).__name__}")
+    W, b = (np.asarray(p, dtype=np.float64) for p in params)
+    if W.shape != (10, 64) or b.shape != (10,):
+        raise CheckFailed(f"{name} should return W of shape (10, 64) and b of shape (10,), got {W.shape} and "
+                          f"{b.shape}")
+    check_outcome(name, accuracy(split.X_val @ W.T + b, split.y_val), SOFTMAX_REGRESSION_TARGET,
+                  what="validation accuracy", hints=hints)

@@ -1,18 +1,26 @@
-"""Checks for the exercises of chapter 04 (optimization): references computed by ``torch.optim`` and
-``torch.optim.lr_scheduler``, in float64.
+"""Checks for the exercises of chapter 04 (optimization).
 
-The optimizer checks call the student's one-step function repeatedly (feeding back what it returns), like a
-training loop would, and compare the parameters after every step with PyTorch's; a mismatch names the step.
+The tasks ask for what the chapter does not print: AdamW's step as a function, Rprop's step (the chapter
+only describes it), and the one-cycle schedule from its formula; then an outcome (a validation accuracy
+on the digits reached with the student's own optimizer and schedule). The references are ``torch.optim``
+and ``torch.optim.lr_scheduler``, in float64. The optimizer checks call the student's one-step function
+repeatedly, feeding back what it returns as a training loop would, and compare the parameter after every
+step; they also hold the student to the contract of a step function: return new arrays, never modify the
+arrays passed in.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
 
-from . import CheckFailed, describe, run_check
+from . import CheckFailed, _FAILING, _missing_helper, _pointer, check_outcome, describe, failing_case, hint, run_check
 
-__all__ = ["sgd_momentum_step", "adam_step", "warmup_cosine_lr"]
+__all__ = ["adamw_step", "rprop_step", "one_cycle_lr", "digits_outcome", "hint", "failing_case"]
+
+DIGITS_TARGET = 0.95        # validation accuracy of the outcome task
+_PARAM_ROWS = "the parameter after each step (row k: step k + 1)"
 
 
 def _torch_trajectory(make_optimizer, param0, grads):
@@ -29,146 +37,220 @@ def _torch_trajectory(make_optimizer, param0, grads):
     return np.array(out)
 
 
-def _random_sequences(rng, n_cases):
+def _sequences(rng, n_cases, scales=(0.1, 1.0, 5.0)):
     cases = []
     for k in range(n_cases):
         shape = [(3,), (2, 3), (1,), (4, 2)][k % 4]
-        steps = int(rng.integers(3, 9))
         param0 = rng.normal(size=shape)
-        grads = [rng.normal(size=shape) * float(rng.choice([0.1, 1.0, 5.0])) for _ in range(steps)]
+        drift = rng.normal(size=shape)                       # gradients that keep their sign for a while
+        grads = [drift * float(rng.choice([0.5, 1.0])) + rng.normal(size=shape) * float(rng.choice(scales))
+                 for _ in range(int(rng.integers(3, 12)))]
         cases.append((param0, grads))
     return cases
 
 
-def _returned(name, result, names, t, shape):
-    """Check that a one-step function returned a tuple ``names`` whose first entry has the parameter's shape."""
-    if not isinstance(result, tuple) or len(result) != len(names):
-        raise CheckFailed(f"{name} should return a tuple ({', '.join(names)}), got {describe(result)}")
-    if result[0] is None or np.shape(result[0]) != shape:
-        raise CheckFailed(f"{name}: the {names[0]} returned at step {t} is {describe(result[0])}, "
-                          f"expected an array of shape {shape}")
-    return result
+def _step(name, student, t, arrays, others, out_names, shape):
+    """One call of a student's step function on copies of ``arrays`` (a dict name -> array or None), checked
+    against the contract: no input changed in place, a tuple ``out_names`` back, the parameter's shape."""
+    given = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    result = student(*given.values(), *others)
+    for k, v in arrays.items():
+        if v is not None and not np.array_equal(given[k], v):
+            raise _Contract(f"{name} changed its input `{k}` in place at step {t}: a step function returns "
+                            f"new arrays and leaves the ones it was given as they were (write `{k} = ...`, "
+                            f"not `{k} *= ...`, `{k} += ...` or `{k}[...] = ...`).")
+    if not isinstance(result, tuple) or len(result) != len(out_names):
+        raise _Contract(f"{name} should return a tuple ({', '.join(out_names)}), got {describe(result)}")
+    for k, v in zip(out_names, result):
+        if v is None or np.shape(v) != shape:
+            raise _Contract(f"{name}: the {k} returned at step {t} is {describe(v)}, expected an array of "
+                            f"shape {shape}")
+    return tuple(np.array(v, dtype=float) for v in result)      # copies: later steps cannot alias them
 
 
-# ---- Task 1: SGD with momentum, dampening, Nesterov and weight decay ---------------------------------
-def sgd_momentum_step(student, seed: int = 0) -> None:
-    """Check ``sgd_momentum_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov)
-    -> (new_param, new_buf)``, with ``buf = None`` before the first step, against torch.optim.SGD."""
+class _Contract(Exception):
+    """A broken contract found while unrolling; re-raised as CheckFailed with the failing case."""
+
+
+def _run(name, student, unrolled, reference, cases, hints, arg_names, what, rtol=1e-9, atol=1e-12):
+    """run_check on the unrolled loop (its result named ``what``), with the contract failures found while
+    unrolling reported as one clear line."""
+    contract = {}
+
+    def guarded(*args):
+        try:
+            return (unrolled(*args),)
+        except _Contract as e:
+            contract["message"], contract["args"] = str(e), args
+            raise
+
+    guarded.__name__ = getattr(student, "__name__", name)      # a blank is "not implemented", not a helper
+    try:
+        run_check(name, guarded, lambda *args: (reference(*args),), cases, hints=hints, rtol=rtol, atol=atol,
+                  arg_names=arg_names, out_names=(what,))
+    except CheckFailed:
+        if "message" in contract:
+            _FAILING[name] = copy.deepcopy(contract["args"])
+            raise CheckFailed(contract["message"] + _pointer(name)) from None
+        raise
+
+
+# ---- Task 1: AdamW -----------------------------------------------------------------------------------
+def adamw_step(student, seed: int = 0) -> None:
+    """Check ``adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay) -> (new_param, new_m,
+    new_v)`` against torch.optim.AdamW; t is the number of the step being taken (1 at the first step)."""
     import torch
 
     rng = np.random.default_rng(seed)
     cases = []
-    for k, (param0, grads) in enumerate(_random_sequences(rng, 24)):
-        momentum = [0.0, 0.9, 0.5, 0.9][k % 4] if k % 6 else 0.0
-        nesterov = bool(momentum > 0 and k % 3 == 1)
-        dampening = 0.0 if nesterov or k % 3 != 2 else float(rng.choice([0.1, 0.5]))
-        weight_decay = float(rng.choice([0.0, 0.01, 0.1])) if k % 2 else 0.0
-        cases.append((param0, grads, float(rng.choice([0.01, 0.1, 0.5])), momentum, dampening, weight_decay, nesterov))
-
-    def reference(param0, grads, lr, momentum, dampening, weight_decay, nesterov):
-        return _torch_trajectory(lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum, dampening=dampening,
-                                                           weight_decay=weight_decay, nesterov=nesterov), param0, grads)
-
-    def unrolled(param0, grads, lr, momentum, dampening, weight_decay, nesterov):
-        param, buf, out = np.array(param0, dtype=float), None, []
-        for t, g in enumerate(grads, start=1):
-            result = student(param.copy(), np.array(g), None if buf is None else buf.copy(), lr, momentum, dampening,
-                             weight_decay, nesterov)
-            param, buf = _returned("sgd_momentum_step", result, ("new_param", "new_buf"), t, np.shape(param0))
-            param = np.asarray(param, dtype=float)
-            buf = None if buf is None else np.asarray(buf, dtype=float)
-            out.append(param.copy())
-        return np.array(out)
-
-    run_check("sgd_momentum_step", unrolled, reference, cases, rtol=1e-9, atol=1e-12,
-              arg_names=("param0", "grads", "lr", "momentum", "dampening", "weight_decay", "nesterov"),
-              hint="the parameter after step k is row k-1 of the result. Order: g = grad + weight_decay * param; "
-                   "if momentum: buf = g.copy() at the first step (buf is None), else buf = momentum * buf + "
-                   "(1 - dampening) * g; then d = g + momentum * buf if nesterov else buf (d = g without "
-                   "momentum); param - lr * d. Dampening is NOT applied at the first step.")
-
-
-# ---- Task 2: Adam with bias correction ---------------------------------------------------------------
-def adam_step(student, seed: int = 0) -> None:
-    """Check ``adam_step(param, grad, m, v, t, lr, beta1, beta2, eps) -> (new_param, new_m, new_v)`` against
-    torch.optim.Adam; t is the number of the step being taken (1 at the first step), m and v start at 0."""
-    import torch
-
-    rng = np.random.default_rng(seed)
-    cases = []
-    for k, (param0, grads) in enumerate(_random_sequences(rng, 20)):
+    for k, (param0, grads) in enumerate(_sequences(rng, 20)):
         beta1, beta2 = [(0.9, 0.999), (0.8, 0.99), (0.0, 0.9), (0.95, 0.9999)][k % 4]
         eps = float(rng.choice([1e-8, 1e-3, 0.1])) if k % 3 == 2 else 1e-8
-        cases.append((param0, grads, float(rng.choice([1e-3, 0.01, 0.1])), beta1, beta2, eps))
+        weight_decay = [0.0, 0.01, 0.1, 0.5][k % 4] if k % 5 else 0.3
+        cases.append((param0, grads, float(rng.choice([1e-3, 0.01, 0.1])), beta1, beta2, eps, weight_decay))
 
-    def reference(param0, grads, lr, beta1, beta2, eps):
-        return _torch_trajectory(lambda p: torch.optim.Adam(p, lr=lr, betas=(beta1, beta2), eps=eps), param0, grads)
+    def reference(param0, grads, lr, beta1, beta2, eps, weight_decay):
+        return _torch_trajectory(lambda p: torch.optim.AdamW(p, lr=lr, betas=(beta1, beta2), eps=eps,
+                                                             weight_decay=weight_decay), param0, grads)
 
-    def unrolled(param0, grads, lr, beta1, beta2, eps):
+    def unrolled(param0, grads, lr, beta1, beta2, eps, weight_decay):
         param = np.array(param0, dtype=float)
         m, v, out = np.zeros_like(param), np.zeros_like(param), []
         for t, g in enumerate(grads, start=1):
-            result = student(param.copy(), np.array(g), m.copy(), v.copy(), t, lr, beta1, beta2, eps)
-            param, m, v = (np.asarray(r, dtype=float) for r in
-                           _returned("adam_step", result, ("new_param", "new_m", "new_v"), t, np.shape(param0)))
+            param, m, v = _step("adamw_step", student, t, {"param": param, "grad": np.array(g), "m": m, "v": v},
+                                (t, lr, beta1, beta2, eps, weight_decay), ("new_param", "new_m", "new_v"),
+                                np.shape(param0))
             out.append(param.copy())
         return np.array(out)
 
-    run_check("adam_step", unrolled, reference, cases, rtol=1e-9, atol=1e-12,
-              arg_names=("param0", "grads", "lr", "beta1", "beta2", "eps"),
-              hint="the parameter after step t is row t-1 of the result. m = beta1 * m + (1 - beta1) * g; "
-                   "v = beta2 * v + (1 - beta2) * g**2; m_hat = m / (1 - beta1**t); v_hat = v / (1 - beta2**t); "
-                   "param - lr * m_hat / (sqrt(v_hat) + eps), with eps outside the square root and t = 1 at the "
-                   "first step.")
+    _run("adamw_step", student, unrolled, reference, cases, what=_PARAM_ROWS,
+         arg_names=("param0", "grads", "lr", "beta1", "beta2", "eps", "weight_decay"),
+         hints=("Compare the first case with weight_decay = 0 and the first with weight_decay > 0: if only the "
+                "second fails, look at where the decay enters. AdamW never adds it to the gradient.",
+                "The decay shrinks the parameter the optimizer was given, by a factor that involves the learning "
+                "rate, before the Adam update of that step; the moments see only the raw gradient. Bias "
+                "correction divides by 1 - beta**t with t = 1 at the first step, and eps stays outside the "
+                "square root."))
 
 
-# ---- Task 3: linear warm-up + cosine -----------------------------------------------------------------
-def _torch_warmup_cosine(T, base_lr, warmup_steps, total_steps, start_factor, eta_min):
+# ---- Task 2: Rprop -----------------------------------------------------------------------------------
+def rprop_step(student, seed: int = 0) -> None:
+    """Check ``rprop_step(param, grad, prev, step_size, lr, etaminus, etaplus, step_min, step_max) ->
+    (new_param, new_prev, new_step_size)`` against torch.optim.Rprop; prev and step_size are None before
+    the first step."""
     import torch
 
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
-    S = torch.optim.lr_scheduler
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k, (param0, grads) in enumerate(_sequences(rng, 24, scales=(0.3, 1.0, 3.0))):
+        etas = [(0.5, 1.2), (0.3, 1.5), (0.7, 1.1)][k % 3]
+        step_sizes = [(1e-6, 50.0), (1e-3, 0.05), (0.005, 1.0), (1e-4, 0.2)][k % 4]
+        if k % 6 == 5:
+            for g in grads[1::3]:
+                g.flat[0] = 0.0                               # a zero gradient: no sign information
+        cases.append((param0, grads, float(rng.choice([1e-3, 0.01, 0.1])), *etas, *step_sizes))
+
+    def reference(param0, grads, lr, etaminus, etaplus, step_min, step_max):
+        return _torch_trajectory(lambda p: torch.optim.Rprop(p, lr=lr, etas=(etaminus, etaplus),
+                                                             step_sizes=(step_min, step_max)), param0, grads)
+
+    def unrolled(param0, grads, lr, etaminus, etaplus, step_min, step_max):
+        param, prev, step_size, out = np.array(param0, dtype=float), None, None, []
+        for t, g in enumerate(grads, start=1):
+            param, prev, step_size = _step(
+                "rprop_step", student, t, {"param": param, "grad": np.array(g), "prev": prev, "step_size": step_size},
+                (lr, etaminus, etaplus, step_min, step_max), ("new_param", "new_prev", "new_step_size"),
+                np.shape(param0))
+            out.append(param.copy())
+        return np.array(out)
+
+    _run("rprop_step", student, unrolled, reference, cases, what=_PARAM_ROWS,
+         arg_names=("param0", "grads", "lr", "etaminus", "etaplus", "step_min", "step_max"),
+         hints=("Before the first step there is no previous gradient and every step size is lr. The size of "
+                "the gradient never enters the update, only its sign (and a zero gradient does not move).",
+                "Per coordinate: compare the sign of grad with prev; grow the step size, shrink it, or keep it; "
+                "clip it to [step_min, step_max]. Where the sign flipped, skip the move this time and store 0 as "
+                "the new prev, so that the next step counts as 'no information'."))
+
+
+# ---- Task 3: the one-cycle schedule ------------------------------------------------------------------
+def _torch_one_cycle(max_lr, total_steps, pct_start, div_factor, final_div_factor):
+    import torch
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        sched = S.SequentialLR(opt, [S.LinearLR(opt, start_factor, total_iters=warmup_steps),
-                                     S.CosineAnnealingLR(opt, total_steps - warmup_steps, eta_min)],
-                               milestones=[warmup_steps])
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr, total_steps=total_steps, pct_start=pct_start,
+                                                    div_factor=div_factor, final_div_factor=final_div_factor,
+                                                    cycle_momentum=False)
         lrs = [opt.param_groups[0]["lr"]]
-        for _ in range(T):
+        for _ in range(total_steps - 1):
             opt.step()
             sched.step()
             lrs.append(opt.param_groups[0]["lr"])
     return np.array(lrs)
 
 
-def warmup_cosine_lr(student, seed: int = 0) -> None:
-    """Check ``warmup_cosine_lr(t, base_lr, warmup_steps, total_steps, start_factor, eta_min) -> float`` for
-    every t in 0..total_steps against torch's SequentialLR(LinearLR, CosineAnnealingLR)."""
+def one_cycle_lr(student, seed: int = 0) -> None:
+    """Check ``one_cycle_lr(t, max_lr, total_steps, pct_start, div_factor, final_div_factor) -> float`` for
+    every t in 0..total_steps - 1 against torch's OneCycleLR (cosine annealing, two phases)."""
     rng = np.random.default_rng(seed)
-    configs = [(0.1, 5, 50, 0.1, 0.0), (1.0, 1, 10, 0.5, 0.01), (0.01, 10, 11, 0.01, 0.0)]
-    for _ in range(7):
-        warm = int(rng.integers(1, 20))
-        configs.append((float(rng.uniform(1e-3, 1.0)), warm, warm + int(rng.integers(1, 60)),
-                        float(rng.uniform(0.01, 1.0)), float(rng.choice([0.0, 1e-4]))))
+    configs = [(0.1, 100, 0.3, 25.0, 1e4), (1.0, 10, 0.25, 10.0, 100.0), (0.01, 7, 0.5, 5.0, 1e3)]
+    for _ in range(9):
+        configs.append((float(rng.uniform(1e-3, 1.0)), int(rng.integers(6, 120)), float(rng.uniform(0.1, 0.6)),
+                        float(rng.choice([5.0, 25.0])), float(rng.choice([10.0, 1e4]))))
     cases = [(config,) for config in configs]
 
-    def reference(config):
-        base_lr, warm, total, start, eta_min = config
-        return _torch_warmup_cosine(total, base_lr, warm, total, start, eta_min)
-
     def all_steps(config):
-        base_lr, warm, total, start, eta_min = config
+        max_lr, total, pct, div, final_div = config
         out = []
-        for t in range(total + 1):
-            lr = student(t, base_lr, warm, total, start, eta_min)
+        for t in range(total):
+            lr = student(t, max_lr, total, pct, div, final_div)
             if not isinstance(lr, (float, int, np.floating, np.integer)) and np.ndim(lr) != 0:
-                raise CheckFailed(f"warmup_cosine_lr should return one number, got {describe(lr)} at t = {t}")
+                raise _Contract(f"one_cycle_lr should return one number, got {describe(lr)} at t = {t}")
             out.append(float(lr))
         return np.array(out)
 
-    run_check("warmup_cosine_lr", all_steps, reference, cases, rtol=1e-9, atol=1e-15,
-              arg_names=("(base_lr, warmup_steps, total_steps, start_factor, eta_min)",),
-              hint="index t of the result is your lr at step t. For t < warmup_steps: base_lr * (start_factor + "
-                   "(1 - start_factor) * t / warmup_steps) (so it starts at base_lr * start_factor, and t = "
-                   "warmup_steps is the first cosine step); then with s = t - warmup_steps and T = total_steps - "
-                   "warmup_steps: eta_min + (base_lr - eta_min) * (1 + cos(pi * s / T)) / 2.")
+    _run("one_cycle_lr", student, all_steps, lambda config: _torch_one_cycle(*config), cases, rtol=1e-9, atol=1e-15,
+         what="the learning rate at each step (index t)",
+         arg_names=("(max_lr, total_steps, pct_start, div_factor, final_div_factor)",),
+         hints=("Index t of the result is your lr at step t. Check three values by hand first: t = 0 "
+                "(max_lr / div_factor), the end of the first phase (max_lr) and t = total_steps - 1 (the minimum).",
+                "The first phase ends at the step pct_start * total_steps - 1, which need not be an integer; each "
+                "phase's progress runs from 0 to 1 between its own start and end step, and both phases use the "
+                "same cosine interpolation between their two rates. The minimum is the initial rate divided by "
+                "final_div_factor."))
+
+
+# ---- Task 4: the outcome -----------------------------------------------------------------------------
+def digits_outcome(student, seed: int = 0) -> None:
+    """Train with ``student(X_train, y_train, seed) -> model`` (a callable: images (N, 64) -> scores (N, 10))
+    on the digits (the chapter's split, val_size=0.2) and require its validation accuracy to reach the
+    target."""
+    from .. import data
+    from ..train import accuracy
+
+    name = "train_digits"
+    split = data.load_digits(val_size=0.2, seed=0)
+    hints = ("Start from a learning rate that works with a constant schedule, then let one-cycle use it as "
+             "its max_lr; count total_steps as epochs times minibatches per epoch.",
+             "A hidden layer of 64 ReLUs, batches of 32 and about ten epochs are enough; a weight decay "
+             "around 1e-2 does no harm. Write the new arrays back into the model's own (p[...] = new_p).")
+    try:
+        model = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
+    except NotImplementedError as e:
+        helper = _missing_helper(e, getattr(student, "__name__", name))
+        if helper:
+            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
+                              f"first.") from None
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
+                          f"code.") from None
+    if not callable(model):
+        raise CheckFailed(f"{name} should return the trained model (called on images, it gives scores), got "
+                          f"{describe(model)}")
+    scores = np.asarray(model(split.X_val.astype(np.float64)))
+    if scores.shape != (len(split.y_val), 10):
+        raise CheckFailed(f"{name}: the model's scores for {len(split.y_val)} images should have shape "
+                          f"({len(split.y_val)}, 10), got {scores.shape}")
+    check_outcome(name, accuracy(scores, split.y_val), DIGITS_TARGET, what="validation accuracy", hints=hints)
+

@@ -13,15 +13,11 @@ from .schedulers import LRScheduler, ExponentialLR
 
 def train_classifier(model, X, y, optimizer, epochs, batch_size=32, scheduler=None, X_val=None, y_val=None,
                      seed=0, max_grad_norm=None, blowup=1.0, loss_fn=None):
-    """Minibatch SGD on a numpy_nn classifier (inputs X (N, D), labels y (N,)) with any optimizer and
-    scheduler of this package, for ``epochs * ceil(N / batch_size)`` steps, shuffled with ``seed``.
-
-    ``max_grad_norm`` clips the gradient norm; the run stops, *diverged*, at a non-finite minibatch loss or
-    after an epoch whose mean loss is above ``blowup`` times the loss before training. Returns a dict with,
-    per step, ``step_loss``, ``lr``, ``grad_norm`` (before clipping); per epoch, ``train_loss`` and
-    ``val_loss`` (when X_val is given); ``initial_loss``, ``steps_per_epoch``, and ``diverged_at`` (None, or
-    the step: the non-finite loss, or the first loss above the initial one in the epoch that diverged).
-    """
+    """Minibatch SGD on a numpy_nn classifier (X (N, D), y (N,)) with any optimizer and scheduler of this
+    package, shuffled with ``seed``; ``max_grad_norm`` clips. Stops, *diverged*, at a non-finite loss or an
+    epoch whose mean loss is above ``blowup`` times the initial one. Returns a dict: per step ``step_loss``,
+    ``lr``, ``grad_norm`` (before clipping); per epoch ``train_loss``, ``val_loss``; ``initial_loss``,
+    ``steps_per_epoch``, ``diverged_at`` (None, or the step of the non-finite or first too-high loss)."""
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
     order_rng = np.random.default_rng(seed)
     N = len(X)

@@ -12,11 +12,8 @@ import bisect
 
 class LRScheduler(KeywordChecked):
     """Base class of the schedules, as ``torch.optim.lr_scheduler.LRScheduler``: ``lr_at(t)`` is the schedule
-    in closed form, t = ``last_epoch`` (0 after construction, +1 at every ``step()``), and ``step()`` writes
-    it into ``optimizer.lr``. ``base_lr`` is the optimizer's lr when the first scheduler was attached (kept
-    in ``optimizer.initial_lr``). Not supported: chaining schedulers on one optimizer (use SequentialLR),
-    resuming with ``last_epoch``. StepLR, MultiStepLR, OneCycleLR, CyclicLR and ReduceLROnPlateau are in
-    ``schedulers_more.py``."""
+    in closed form, t = ``last_epoch`` (0 after construction, +1 per ``step()``), which ``step()`` writes into
+    ``optimizer.lr``; ``base_lr`` = ``optimizer.initial_lr``. No chaining (use SequentialLR), no resuming."""
 
     def __init__(self, optimizer):
         if not isinstance(getattr(optimizer, "params", None), dict):     # ours (the chapter's or the package's)
@@ -96,13 +93,8 @@ class LinearLR(LRScheduler):
 
 class SequentialLR(LRScheduler):
     """Run ``schedulers[0]`` until step ``milestones[0]``, then ``schedulers[1]`` restarted at its t = 0, ...
-
-    A linear warm-up over 5 steps, then a cosine decay over the remaining 95::
-
-        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
-        cosine = CosineAnnealingLR(opt, T_max=95)
-        sched = SequentialLR(opt, [warmup, cosine], milestones=[5])
-    """
+    Warm-up then cosine: ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, 95)],
+    milestones=[5])``."""
 
     def __init__(self, optimizer, schedulers, milestones):
         if len(schedulers) != len(milestones) + 1:

@@ -3,7 +3,8 @@
 Every widget is a thin shell over plain code: a *state* or a *compute* function that tests can call
 directly, and a ``draw`` that updates one persistent matplotlib figure. Tests drive the widget the
 way a student does (``slider.value = ...``, ``button.click()``) and check that the figure changed and
-how long the update took (``last_update_seconds``).
+how long the update took (``last_update_seconds``, wall time, and ``last_update_cpu_seconds``, the
+CPU time of the process: the work itself, which other programs on a busy machine cannot inflate).
 
 The base class :class:`Explorer` wires controls to ``update()``; a chapter's widget subclasses it and
 lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-exported here.
@@ -52,6 +53,7 @@ class Explorer:
         self.output = W.Output()
         self.status = W.HTML()
         self.last_update_seconds = float("nan")
+        self.last_update_cpu_seconds = float("nan")
         self.result = None
         self.dpi = 90
         for control in self.controls.values():
@@ -70,17 +72,19 @@ class Explorer:
         raise NotImplementedError
 
     def update(self) -> None:
-        """Recompute, redraw and show; records ``last_update_seconds``."""
-        t0 = time.perf_counter()
+        """Recompute, redraw and show; records ``last_update_seconds`` and ``last_update_cpu_seconds``."""
+        t0, c0 = time.perf_counter(), time.process_time()
         self.result = self.compute(**self.values())
-        self.refresh(t0)
+        self.refresh(t0, c0)
 
-    def refresh(self, t0: float | None = None) -> None:
+    def refresh(self, t0: float | None = None, c0: float | None = None) -> None:
         """Redraw the current result and show the figure."""
         t0 = time.perf_counter() if t0 is None else t0
+        c0 = time.process_time() if c0 is None else c0
         self.draw(self.result)
         self._show()
         self.last_update_seconds = time.perf_counter() - t0
+        self.last_update_cpu_seconds = time.process_time() - c0
 
     def _show(self) -> None:
         # Rendered to PNG here rather than by IPython's figure formatter, so the widget shows the same
