@@ -1090,8 +1090,8 @@ print("sup error of the width-64 nets on 1.5 < |x| < 3:", np.round(outside_error
 # units to reach mean squared error $\varepsilon$ for targets whose Fourier transform has a finite first
 # moment $C_f$, independently of $M$, but $C_f$ itself can grow exponentially with $M$; and they estimate that the shallow net also needs about
 # $\varepsilon^{-M}$ times more **samples**.) We set the exact rates aside (they are worst-case bounds
-# with unknown constants) and measure the claim itself: *on the tree-structured target, a deep net needs
-# fewer parameters and fewer samples than a shallow one.*
+# with unknown constants) and measure the claim itself: *on the tree-structured target, with the same number
+# of parameters, a deep net is more accurate than a shallow one, even with fewer samples.*
 #
 # The target: inputs uniform in $[-1,1]^8$ and every node $h_{ij}(u, v) = \tanh(2uv + u - v + c_{ij})$ with
 # its own offset $c_{ij}$ (values stay in $(-1, 1)$, and each node genuinely couples its two inputs through
@@ -1394,8 +1394,8 @@ for name, per_seed in signal_spread.items():
 # variations of its input by about $\sqrt{64}/\sqrt{3\cdot64} \approx 0.58$, and the sigmoid, whose slope is
 # at most $1/4$, by another $1/4$ or less: each layer shrinks the differences between images about 7-fold,
 # as the table shows. Tanh has slope 1 at the origin and keeps them. The gradients that would fix the first
-# layers are scaled down by the same factors on their way back (chapters 03 and 04 come back to both, and to
-# the sigmoid's outputs not being centred). The lecture's claim holds. It does **not** say that ReLU is the
+# layers are scaled down by the same factors on their way back (chapter 03 measures these gradients layer by
+# layer and fixes them with the initialisation). The lecture's claim holds. It does **not** say that ReLU is the
 # best here: **tanh**, which is zero-centred and has slope 1 at the origin, trains fastest of the four at
 # this depth with PyTorch's default initialisation. ReLU's advantages grow with depth and with an
 # initialisation designed for it (He et al. 2015, chapter 03).
@@ -1519,8 +1519,8 @@ print(f"lr = 1: more than {DEAD_RELU_FLOOR:.0%} of ReLU units dead on every seed
 #   the logits with log-sum-exp, never from probabilities.
 # - One hidden layer can approximate any continuous function **on a compact set**; the network exists
 #   (width$^{-2}$ error for the ReLU interpolant), but training finds it only approximately. On compositional
-#   targets depth pays: with the same parameters and fewer samples a deep net, best one shaped like the
-#   target, beats a shallow one. Depth costs time; width costs memory (parameters grow with the square of
+#   targets depth pays: with the same number of parameters a deep net beats a shallow one on every
+#   seed, and one shaped like the target does so even with a quarter of the samples. Depth costs time; width costs memory (parameters grow with the square of
 #   the width, saved activations linearly); fully-connected layers on images cost unaffordable memory,
 #   which motivates convolutions (chapter 06).
 #

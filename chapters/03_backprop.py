@@ -1034,7 +1034,7 @@ dlcourse.set_threads(1)                               # back to one thread for t
 # - **He/Kaiming** (2015), for ReLU, which zeroes half of its inputs: $\mathrm{Var}(W) = \frac{2}{n_\text{in}}$
 #   (it "scales by fan-in").
 #
-# We measure the gradient norm of every layer of a 13-layer, 64-wide MLP at initialization, on a batch of
+# We measure the gradient norm of every layer of an MLP with 13 hidden layers of 64 units (14 linear layers) at initialization, on a batch of
 # 256 digits, with our own NumPy layers.
 
 # %%
@@ -1236,7 +1236,7 @@ for name, by_lr in [("ReLU, He", relu_by_lr), ("sigmoid, N(0,0.01)", sigmoid_by_
 # representations of two augmented views of the same image and push apart those of different images.
 # A network pre-trained this way on millions of unlabelled examples is then fine-tuned on a small
 # labelled set, the same two stages as in 2006, with a new purpose: better features, not easier
-# optimization. Chapter 09 builds autoencoders.
+# optimization. Chapter 09 (planned) will build autoencoders.
 #
 # ## Claims checked
 

@@ -32,7 +32,7 @@
 # a smaller model class); noisy labels and memorisation; early stopping; weight decay and max-norm;
 # dropout (Srivastava et al. 2014), inverted dropout, dropout as a committee, DropConnect; batch
 # normalization (Ioffe & Szegedy 2015); data augmentation and test-time voting; mixup (Zhang et al. 2018).
-# Four slide errors are corrected along the way (each marked **Slide erratum**).
+# Four slide errors are corrected along the way (marked **Slide erratum**).
 #
 # *Runs in ~60 s on a laptop CPU.*
 
@@ -121,7 +121,7 @@ plt.show()
 # **200** of the digits with minibatch SGD (batch 20; learning rate 0.1, which had the lowest validation
 # loss among 0.03, 0.1 and 0.3).
 # The digits are split into 1077 training images (we draw the 200 from them), 270 for validation and 450
-# for testing. Everything below is float32 and our own `numpy_nn` layers from chapter 03.
+# for testing. The MLP experiments below run in float32 with our own `numpy_nn` layers from chapter 03.
 
 # %%
 digits = data.load_digits(val_size=0.2, seed=0)
@@ -479,7 +479,7 @@ plt.show()
 # DropConnect (Wan et al. 2013) drops individual **weights** instead of units: $y = (M \odot W)x + b$ with a
 # Bernoulli mask $M$ on the weight matrix. One mask per minibatch (as below) is a common shortcut; the
 # paper draws one per example. At test time we use the mean weights, as for dropout (the paper uses a
-# Gaussian approximation that is a little better). It stays in the chapter; it is rarely used today.
+# Gaussian approximation that is a little better). It is rarely used today.
 
 # %%
 class DropConnectLinear(Linear):
@@ -552,7 +552,7 @@ plt.show()
 # %% [markdown]
 # **Slide erratum.** The slide shows only $\tilde z = (z-\mu)/\sqrt{\sigma^2+\epsilon}$, without $\gamma$
 # and $\beta$. Without them every unit would be forced to mean 0 and variance 1, e.g. always half in the
-# flat part of a ReLU; with them the network can even undo the normalisation ($\gamma = \sigma$,
+# flat part of a ReLU; with them the network can even undo the normalisation ($\gamma = \sqrt{\sigma^2+\epsilon}$,
 # $\beta = \mu$). The lecture places BN after the nonlinearity; the paper placed it before (on
 # $Wx + b$, where $b$ then becomes redundant). Both work; we measure both below.
 #
@@ -1288,8 +1288,8 @@ print("lr 0.3, steps without BN / steps with BN before the ReLU:", ", ".join(f"{
 # With batch norm the network reaches the target 8 to 11 times faster at the same learning rate on the
 # chapter's seeds, and it trains at a learning rate (1.0) at which the plain network does not get anywhere
 # within 1000 steps. Both placements work. The ratio varies with the seed: on other seeds it was as low
-# as 5, and the plain network can be unstable even at 0.3 (on one seed its loss reached 0.4, climbed back
-# to 2.3 and met the target only after 3,540 steps). The claims therefore assert at least 3x, counting a
+# as 5, and the plain network can be unstable even at 0.3 (on one seed, in a run continued past the 1000
+# steps used here, its loss reached 0.4, climbed back to 2.3 and met the target only after 3,540 steps). The claims therefore assert at least 3x, counting a
 # plain run that never reaches the target within 1000 steps as 1000. *Why* BN helps is still debated:
 # Ioffe & Szegedy's "internal covariate shift", a smoother loss surface (Santurkar et al. 2018), the
 # scale-invariance it gives to the weights before it.

@@ -185,7 +185,7 @@ plt.show()
 # "Kunihiro". LeCun et al. trained such networks by backpropagation (1989), leading to LeNet-5 (LeCun,
 # Bottou, Bengio & Haffner, *Proc. IEEE* 86(11), 1998: tanh units, subsampling by averaging). AlexNet
 # (Krizhevsky, Sutskever & Hinton 2012: 5 convolutional layers, trained on two GPUs with CUDA) won
-# ImageNet 2012 with 15.3% top-5 error, 10.8 points ahead of the runner-up (26.2%), trained on 1.2 million
+# ImageNet 2012 with 15.3% top-5 error, 10.9 points ahead of the runner-up (26.2%), trained on 1.2 million
 # images;
 # VGG (19 layers) and GoogLeNet (22 layers) followed. Zeiler & Fergus (2013) visualised what the layers of
 # such networks respond to: edges first, then textures, parts and objects.
@@ -474,7 +474,7 @@ print("dX = conv(G, flipped kernel):", np.allclose(full, conv2d_backward_loops(x
 # piece, and a transposed *view* (no copy) hands `col2im` the same numbers in the shape it expects. And the
 # weight gradient is computed as $(\text{cols}^\top G_\text{mat})^\top$, the same numbers as
 # $G_\text{mat}^\top \text{cols}$, in the shape that the BLAS library splits better over several cores.
-# Together they take about a third off the backward pass on a laptop-class CPU
+# Both make the backward pass faster
 # (`benchmarks/conv_numpy_vs_torch.py` times the layer against PyTorch).
 
 # %%
@@ -1046,8 +1046,8 @@ if device.type != "cuda":
 print(f"NumPy / PyTorch CPU: {timing['NumPy Conv2d (im2col)'] / timing['PyTorch CPU']:.1f}x")
 
 # %% [markdown]
-# On the CPU our NumPy layer is within a small factor of PyTorch (the course's goal: within 3x, with one
-# thread and with all cores; about 2x on the 2-core machine these numbers were measured on): both spend
+# On the CPU our NumPy layer is within a small factor of PyTorch (faster or slower depending on the
+# machine and the number of threads; the last printed line gives the ratio here): both spend
 # most of their time in matrix products. The rest is the im2col copy and the additions of `col2im`, which
 # NumPy runs on one core and which PyTorch's convolution kernels avoid or spread over the cores. Run the
 # notebook on a machine with a GPU to fill in the last row: the same `nn.Conv2d`, moved with `.to(device)`.
@@ -1298,7 +1298,7 @@ plt.show()
 # %% [markdown]
 # At ±2 pixels the ordering's two ends come out as the lecture says: Net-5, with weight sharing in both
 # hidden layers, beats Net-1 on every seed, by about ten points or more. At ±1 pixel the lead is small and
-# its sign depends on the seed (Net-5 loses on some), so only the ±2-pixel result is asserted below. The
+# its sign depends on the seed (Net-5 loses on one seed and ties on two), so only the ±2-pixel result is asserted below. The
 # middle stays mixed:
 # Net-2's twelve fully connected units do better than the locally connected but unshared Net-3, whose 3×3
 # detectors must each learn a stroke separately for every position. Locality without sharing saves

@@ -74,7 +74,7 @@ SEEDS = dlcourse.seeds(3 if SCALE == 1 else 5)
 # difficulty.
 #
 # *A note on the slides:* the deck says the deeper plain net's training error is "not lower". The paper
-# (its Figure 4 and Table 2) shows more: plain-34's training error is *higher* than plain-18's during the
+# (its Figure 4; Table 2 lists only validation errors) shows more: plain-34's training error is *higher* than plain-18's during the
 # whole of training. That stronger claim is the one we test below.
 #
 # **Why is the identity hard?** A layer $h = \mathrm{ReLU}(Wx + b)$ computes the identity only for
@@ -266,13 +266,14 @@ for init in ("default", "he"):
           ", ".join(f"({p:.1e}, {r:.1e})" for p, r in first))
 
 # %% [markdown]
-# With PyTorch's default initialisation the plain stack's gradient shrinks by about ten orders of
-# magnitude over 30 layers (vanishing gradients, chapter 03); the residual stack's does not vanish, it
+# With PyTorch's default initialisation the plain stack's gradient shrinks by eleven to thirteen orders
+# of magnitude over 30 layers (vanishing gradients, chapter 03); the residual stack's does not vanish, it
 # grows. With He initialisation the plain stack keeps its gradient within an order of magnitude, and the
-# residual one has by far the larger gradient at the input. Note the flip side: without any
+# residual one has by far the larger gradient at the input. This is the lectures' "skip connections help
+# gradients flow", in its cleanest form. Note the flip side: without any
 # normalisation, every block *adds* to the signal, so the residual stack's activations and gradients grow
-# geometrically with depth; real ResNets use batch norm (and careful initialisation) to keep them in check. This is the lectures' "skip connections help gradients flow", in its
-# cleanest form. Whether it explains the degradation of *batch-normalised* CNNs is another question, which
+# geometrically with depth; real ResNets use batch norm (and careful initialisation) to keep them in check.
+# Whether it explains the degradation of *batch-normalised* CNNs is another question, which
 # the experiments answer below (it does not).
 #
 # ## Check against PyTorch
@@ -795,7 +796,7 @@ print(f"without BN, res-32 / plain-32: first block {min(nobn_gain.values()):,.0f
 # path to the identity). This is also why the paper, which already used BN, did not blame vanishing
 # gradients.
 #
-# Without batch norm, the res-32 gradients are three to four orders of magnitude larger than plain-32's
+# Without batch norm, the res-32 gradients are three to five orders of magnitude larger than plain-32's
 # (the printed range). But look at *where*: the plain net's gradients are flat, about $10^{-3}$ in every
 # block, the first as well as the last, and the gap is as large at the last block as at the first. So
 # this is not the "+1" of $I + \partial F/\partial x$ rescuing a vanishing gradient, as in the NumPy
@@ -892,5 +893,6 @@ print("without BN at init: the gap is as large at the last block (> 10x), and pl
 # landscape of neural nets* (skip connections smooth the loss surface).
 #
 # **Exercises:** [exercises/07_resnet](../exercises/07_resnet.ipynb): a residual block with a projection
-# shortcut, forward and backward in NumPy, and a parameter counter for ResNets, each checked against
-# PyTorch.
+# shortcut, forward and backward in NumPy, a parameter counter for ResNets with basic and bottleneck
+# blocks (each checked against PyTorch), a network of at least 20 layers trained to a stated accuracy on
+# the digits, and three questions to answer in words.

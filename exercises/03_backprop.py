@@ -167,8 +167,8 @@ check.two_layer_outcome(train_two_layer)
 # %% [markdown]
 # <details><summary>Discussion</summary>
 #
-# The same balance in float32 (rounding about $10^{-7}$) puts the best $h$ near $10^{-3}$ and the best
-# relative error near $10^{-6}$ at most: gradient checks are done in float64. A relative error around
+# The same balance in float32 (rounding about $10^{-7}$) puts the best $h$ near $10^{-2}$ to $10^{-3}$ and
+# the best relative error near $10^{-5}$: gradient checks are done in float64. A relative error around
 # $10^{-9}$ means the gradient is right; $10^{-4}$ or more means a bug, or a kink (next question).
 # </details>
 

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Exercises 04 · Optimization
 #
-# Three pieces the chapter describes but does not print, written by you as plain functions on NumPy arrays:
+# Three pieces of the chapter's optimizers, written by you as stateless step functions on NumPy arrays:
 # one step of **AdamW**, one step of **Rprop**, and the **one-cycle** learning-rate schedule. Then an outcome:
 # train the digits MLP with your own optimizer and schedule to a stated accuracy, and three questions to
 # answer in words. Each **check** cell runs your function over many steps on random parameters and gradients

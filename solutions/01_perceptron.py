@@ -118,7 +118,7 @@ def multiclass_perceptron_epoch(W, X, y):
 check.multiclass_perceptron_epoch(multiclass_perceptron_epoch)
 
 # %% [markdown]
-# ## Task 4 · Outcome: beat the chapter on the digits
+# ## Task 4 · Outcome: your own perceptron on the digits
 #
 # The chapter's one-vs-rest perceptrons reached about 0.94 test accuracy with the epoch chosen on
 # validation data. With **your** functions, train a perceptron on the digits: `train_digits_perceptron`

@@ -103,7 +103,7 @@ def im2col(student, seed: int = 0) -> None:
              for x, w, _, s, p in _conv_cases(seed + 3)]
     run_check("im2col", student, _reference_im2col, cases, rtol=0, atol=0,
               arg_names=("x", "kernel_size", "stride", "padding"),
-              hints=("`sliding_window_view(xp, (kh, kw), axis=(2, 3))` has the axes (N, C, Ho, Wo, kh, kw) "
+              hints=("A window view over the two spatial axes of the padded input has the axes (N, C, Ho, Wo, kh, kw) "
                      "before you apply the stride; rows of cols are output positions, columns are window "
                      "entries.",
                      "Move the three position axes (n, i, j) to the front, keep (c, a, b) in that order at "

@@ -126,7 +126,7 @@ def gelu_tanh_grad(student, seed: int = 0) -> None:
               hints=("It is a product, (x / 2) times (1 + tanh(u(x))): use the product rule, and the chain "
                      "rule for tanh(u(x)). This is the derivative of the approximation, not of the exact GELU.",
                      "tanh' = 1 - tanh^2, and u(x) = sqrt(2 / pi) (x + 0.044715 x^3) has its own derivative, "
-                     "which contains 3 * 0.044715 x^2. Avoid 1 / cosh(u)^2: cosh overflows for large |u|."))
+                     "(differentiate the cubic term too). Avoid 1 / cosh(u)^2: cosh overflows for large |u|."))
 
 
 # ---- Task 4: masked log-softmax -----------------------------------------------------------------
@@ -190,8 +190,9 @@ def smoothed_cross_entropy(student, seed: int = 0) -> None:
               hints=("The loss is the cross-entropy between a target distribution q and softmax(z): q puts "
                      "1 - eps + eps / C on the label and eps / C on every class (the label included), and the "
                      "loss is averaged over the batch.",
-                     "Write the loss with log_softmax (stable: subtract each row's maximum); its gradient is "
-                     "(softmax(z) - q) / N, prediction minus target again."))
+                     "Write the loss with log_softmax (stable: subtract each row's maximum); for the gradient, "
+                     "differentiate logsumexp(z_i) - sum_k q_ik z_ik with respect to z_i; remember that the q_ik "
+                     "sum to 1 and the 1/N of the mean."))
 
 
 # ---- Task 6: the outcome -------------------------------------------------------------------------
@@ -208,8 +209,8 @@ def softmax_regression_outcome(student, seed: int = 0) -> None:
     split = data.load_digits(val_size=0.2, seed=0)
     hints = ("Start from W = 0 and b = 0 and take full-batch gradient steps with your "
              "smoothed_cross_entropy; print the loss every 50 steps: it must fall.",
-             "z = X W^T + b, so the chain rule gives dW = grad^T X and db = the sum of grad's rows. A step "
-             "of about 0.5 and a few hundred steps are enough on these pixels in [0, 1].")
+             "z = X W^T + b: use the linear layer's backward formulas from chapter 03 for dW and db. If the "
+             "loss falls too slowly, try a step ten times larger.")
     try:
         params = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
     except NotImplementedError as e:

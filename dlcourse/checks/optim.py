@@ -235,7 +235,7 @@ def digits_outcome(student, seed: int = 0) -> None:
     hints = ("Start from a learning rate that works with a constant schedule, then let one-cycle use it as "
              "its max_lr; count total_steps as epochs times minibatches per epoch.",
              "A hidden layer of 64 ReLUs, batches of 32 and about ten epochs are enough; a weight decay "
-             "around 1e-2 does no harm. Write the new arrays back into the model's own (p[...] = new_p).")
+             "around 1e-2 does no harm. Write the new values into the model's own arrays (assign into the existing array, do not rebind the name).")
     try:
         model = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
     except NotImplementedError as e:

@@ -135,9 +135,8 @@ def digits_resnet_outcome(student, seed: int = 0) -> None:
     hints = ("At this depth a plain stack of conv layers trains slowly (chapter 07's degradation experiment); "
              "shortcuts and batch norm make the difference. The chapter's recipe (SGD with momentum, a cosine "
              "schedule) is a good start.",
-             "A CIFAR-style ResNet-20 (three stages of three basic blocks with 8, 16 and 32 channels, a 3x3 "
-             "stem, global average pooling) fits the budget; SGD with learning rate 0.1, momentum 0.9 and "
-             "weight decay 5e-4, batch 64, cosine decay over six epochs.")
+             "A CIFAR-style ResNet of depth 6n+2 with narrow stages (the chapter's cifar_resnet) fits the "
+             "budget; keep the chapter's optimiser recipe and shorten the cosine schedule to your epoch count.")
     try:
         model = student(split.X_train, split.y_train, seed)
     except NotImplementedError:
