@@ -1461,7 +1461,7 @@ print("constructed one-hidden-layer ReLU nets: sup error falls like width^-2")
 # NBVAL_CHECK_OUTPUT
 UAT_IMPROVEMENT = 3                             # measured: see the width table
 DEPTH_SLOWDOWN_FLOOR = 1.3                      # measured: see the timing table
-DEAD_RELU_FLOOR = 0.5                           # measured: see the dead-unit table
+DEAD_RELU_FLOOR = 0.4                           # measured 0.48-1.0 per seed over 9 seeds (3 here, 6 unseen)
 
 assert all(uat_sup_error[16][s] < uat_sup_error[2][s] / UAT_IMPROVEMENT for s in range(N_SEEDS))
 print(f"trained one-hidden-layer nets: width 16 beats width 2 by more than {UAT_IMPROVEMENT}x on every seed")
@@ -1498,9 +1498,9 @@ sigmoid_losses = [digit_runs["sigmoid", best_lr["sigmoid"], s][1].train_loss[-1]
 assert max(relu_losses) < min(sigmoid_losses)
 print("digits, 3 hidden layers, SGD: ReLU reaches a lower training loss than sigmoid on every seed")
 
-assert min(dead_fraction["relu", 1.0]) > DEAD_RELU_FLOOR
+assert min(dead_fraction["relu", 1.0]) > DEAD_RELU_FLOOR and np.mean(dead_fraction["relu", 1.0]) > 0.5
 assert all(max(fractions) == 0 for (name, _), fractions in dead_fraction.items() if name == "leaky_relu")
-print(f"lr = 1: more than {DEAD_RELU_FLOOR:.0%} of ReLU units dead on every seed; "
+print(f"lr = 1: more than {DEAD_RELU_FLOOR:.0%} of ReLU units dead on every seed, more than half on average; "
       "no leaky ReLU unit ever without gradient")
 
 # %% [markdown]

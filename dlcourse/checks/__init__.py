@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["CheckFailed", "run_check", "check_outcome", "compare", "describe", "hint", "failing_case"]
+__all__ = ["CheckFailed", "run_check", "call_student", "check_outcome", "compare", "describe", "hint", "failing_case"]
 
 _HINTS: dict[str, list[str]] = {}       # exercise name -> hints, from a nudge to a stronger pointer
 _HINTS_SHOWN: dict[str, int] = {}       # exercise name -> how many hints were shown
@@ -220,6 +220,20 @@ def run_check(name: str, student: Callable, reference: Callable, cases: Iterable
         raise ValueError("run_check needs at least one case")
     if not quiet:
         print(f"\u2714 {name}: correct on {n} random cases")
+
+
+def call_student(name: str, student: Callable, *args):
+    """``student(*args)`` for an outcome task, with a blank (or a blank helper it calls) reported as
+    :class:`CheckFailed` instead of a traceback; any other exception propagates unchanged."""
+    try:
+        return student(*args)
+    except NotImplementedError as e:
+        helper = _missing_helper(e, getattr(student, "__name__", name))
+        if helper:
+            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
+                              f"first.") from None
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
+                          f"code.") from None
 
 
 def check_outcome(name: str, value, target: float, higher_is_better: bool = True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, _missing_helper, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["linear_tanh_backward", "gradient_check", "two_layer_l2", "two_layer_outcome", "hint", "failing_case"]
 
@@ -149,15 +149,7 @@ def two_layer_outcome(student, seed: int = 0) -> None:
              "Step every parameter against its gradient from your two_layer_l2. If the training loss does not "
              "fall, try a learning rate ten times larger or smaller; a width of about 100 and a small lam "
              "(1e-4) are plenty.")
-    try:
-        params = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
-    except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    params = call_student(name, student, split.X_train.astype(np.float64), split.y_train.copy(), seed)
     if not isinstance(params, (tuple, list)) or len(params) != 4:
         raise CheckFailed(f"{name} should return the tuple (W1, b1, W2, b2), got {type(params).__name__}"
                           + (f" of {len(params)}" if isinstance(params, (tuple, list)) else ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["conv_output_shape", "im2col", "conv2d_im2col", "col2im", "conv2d_backward", "maxpool2d_backward",
            "mnist1d_outcome", "hint", "failing_case"]
@@ -236,11 +236,7 @@ def mnist1d_outcome(student, seed: int = 0) -> None:
              "pattern sits: MNIST-1D's main nuisance is a random shift.",
              "Stride-1 convolutions with max pooling between them, then the global pool and one linear "
              "layer; AdamW with a cosine learning-rate schedule over the 20 epochs works well.")
-    try:
-        model = student(split.X_train, split.y_train, seed)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    model = call_student(name, student, split.X_train, split.y_train, seed)
     if not isinstance(model, torch.nn.Module):
         raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
     n_params = sum(p.numel() for p in model.parameters())

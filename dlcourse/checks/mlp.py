@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, _missing_helper, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["count_dense_parameters", "dense_mlp_forward", "gelu_tanh_grad", "masked_log_softmax",
            "smoothed_cross_entropy", "softmax_regression_outcome", "hint", "failing_case"]
@@ -211,15 +211,7 @@ def softmax_regression_outcome(student, seed: int = 0) -> None:
              "smoothed_cross_entropy; print the loss every 50 steps: it must fall.",
              "z = X W^T + b: use the linear layer's backward formulas from chapter 03 for dW and db. If the "
              "loss falls too slowly, try a step ten times larger.")
-    try:
-        params = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
-    except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    params = call_student(name, student, split.X_train.astype(np.float64), split.y_train.copy(), seed)
     if not isinstance(params, (tuple, list)) or len(params) != 2:
         raise CheckFailed(f"{name} should return the pair (W, b), got {type(params).__name__}")
     W, b = (np.asarray(p, dtype=np.float64) for p in params)

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from . import CheckFailed, _FAILING, _missing_helper, _pointer, check_outcome, describe, failing_case, hint, run_check
+from . import _FAILING, _pointer, call_student, check_outcome, CheckFailed, describe, failing_case, hint, run_check
 
 __all__ = ["adamw_step", "rprop_step", "one_cycle_lr", "digits_outcome", "hint", "failing_case"]
 
@@ -236,15 +236,7 @@ def digits_outcome(student, seed: int = 0) -> None:
              "its max_lr; count total_steps as epochs times minibatches per epoch.",
              "A hidden layer of 64 ReLUs, batches of 32 and about ten epochs are enough; a weight decay "
              "around 1e-2 does no harm. Write the new values into the model's own arrays (assign into the existing array, do not rebind the name).")
-    try:
-        model = student(split.X_train.astype(np.float64), split.y_train.copy(), seed)
-    except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    model = call_student(name, student, split.X_train.astype(np.float64), split.y_train.copy(), seed)
     if not callable(model):
         raise CheckFailed(f"{name} should return the trained model (called on images, it gives scores), got "
                           f"{describe(model)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, _missing_helper, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["dual_perceptron_epoch", "averaged_perceptron", "multiclass_perceptron_epoch",
            "digits_outcome", "hint", "failing_case"]
@@ -134,15 +134,7 @@ def digits_outcome(student, seed: int = 0) -> None:
              "good start; the final W of a non-separable problem is noisy.",
              "Average W over every visited point, as in Task 2 (call your epoch function on one point at a "
              "time and keep a running sum); about ten epochs are enough.")
-    try:
-        W = student(X_train, split.y_train.copy(), seed)
-    except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    W = call_student(name, student, X_train, split.y_train.copy(), seed)
     W = np.asarray(W, dtype=np.float64)
     if W.shape != (10, X_train.shape[1]):
         raise CheckFailed(f"{name} should return W of shape (10, {X_train.shape[1]}) (one row per class, "

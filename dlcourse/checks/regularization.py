@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, _missing_helper, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["dropout2d_forward_backward", "layernorm_forward_backward", "fold_batchnorm", "regularized_outcome",
            "hint", "failing_case"]
@@ -152,15 +152,7 @@ def regularized_outcome(student, seed: int = 0) -> None:
              "the chapter measured to help most with so few images.",
              "A small CNN on the 8 x 8 pictures with random shifts of one pixel, drawn per image in every "
              "epoch, gets well below the target in about 60 epochs; evaluate in eval mode.")
-    try:
-        predict = student(X.copy(), y.copy(), seed)
-    except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    predict = call_student(name, student, X.copy(), y.copy(), seed)
     if not callable(predict):
         raise CheckFailed(f"{name} should return a function predict(X) -> scores, got {type(predict).__name__}")
     scores = predict(X_val.copy())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import CheckFailed, check_outcome, failing_case, hint, run_check
+from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
 
 __all__ = ["residual_forward", "residual_backward", "resnet_num_parameters", "digits_resnet_outcome",
            "hint", "failing_case"]
@@ -137,11 +137,7 @@ def digits_resnet_outcome(student, seed: int = 0) -> None:
              "schedule) is a good start.",
              "A CIFAR-style ResNet of depth 6n+2 with narrow stages (the chapter's cifar_resnet) fits the "
              "budget; keep the chapter's optimiser recipe and shorten the cosine schedule to your epoch count.")
-    try:
-        model = student(split.X_train, split.y_train, seed)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+    model = call_student(name, student, split.X_train, split.y_train, seed)
     if not isinstance(model, torch.nn.Module):
         raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
     depth = _depth(model)
