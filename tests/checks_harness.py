@@ -86,3 +86,14 @@ def check_tests(check, right: SimpleNamespace, wrong: list[tuple[str, object, st
         assert "\u2714" in capsys.readouterr().out            # "✔ task: correct on N cases" / "reached ..."
 
     return test_checks_fail_on_blanks_and_wrong_answers, test_checks_pass_on_the_solutions
+
+
+def two_hints(check, task, capsys) -> str:
+    """Fail ``task``'s check on a blank, ask for two hints and return what they printed (both levels shown)."""
+    with pytest.raises(CheckFailed):
+        getattr(check, task)(blank)
+    check.hint(task)
+    check.hint(task)
+    text = capsys.readouterr().out
+    assert "Hint 1" in text and "Hint 2" in text
+    return text

@@ -166,6 +166,15 @@ def _missing_helper(exc: BaseException, name: str) -> str | None:
     return raised_in if raised_in not in (None, name, "<lambda>") else None
 
 
+def _not_implemented(name: str, student: Callable, exc: NotImplementedError) -> CheckFailed:
+    """The failure for a blank: the task itself, or a helper the student's code calls."""
+    helper = _missing_helper(exc, getattr(student, "__name__", name))
+    if helper:
+        return CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it first "
+                           f"(or do without it).")
+    return CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your code.")
+
+
 def run_check(name: str, student: Callable, reference: Callable, cases: Iterable[tuple],
               hints: Iterable[str] = (), rtol: float = 1e-6, atol: float = 1e-9, arg_names: tuple = (),
               out_names: tuple = (), quiet: bool = False) -> None:
@@ -194,12 +203,7 @@ def run_check(name: str, student: Callable, reference: Callable, cases: Iterable
         try:
             got = student(*student_args)
         except NotImplementedError as e:
-            helper = _missing_helper(e, getattr(student, "__name__", name))
-            if helper:
-                raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: "
-                                  f"write it first (or do without it).") from None
-            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` "
-                              f"with your code.") from None
+            raise _not_implemented(name, student, e) from None
         except Exception as e:  # noqa: BLE001 - report any error in the student's code
             _FAILING[name] = copy.deepcopy(args)
             first = f"\n  Hint: {_HINTS[name][0]}" if _HINTS[name] else ""
@@ -228,12 +232,7 @@ def call_student(name: str, student: Callable, *args):
     try:
         return student(*args)
     except NotImplementedError as e:
-        helper = _missing_helper(e, getattr(student, "__name__", name))
-        if helper:
-            raise CheckFailed(f"{name}: the helper `{helper}` you call is not implemented yet: write it "
-                              f"first.") from None
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError` with your "
-                          f"code.") from None
+        raise _not_implemented(name, student, e) from None
 
 
 def check_outcome(name: str, value, target: float, higher_is_better: bool = True,
