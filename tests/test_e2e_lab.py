@@ -35,6 +35,9 @@ WIDGETS = {
     "01_perceptron": ("PerceptronStepper", [r"SCALE = ", r"SEEDS = ", r"toy = data\.make_toy\("]),
     "04_optimization": ("LearningRateExplorer", []),
     "05_regularization": ("DropoutExplorer", []),
+    # an untrained detector here (the chapter trains it in between): the widget only re-thresholds its outputs
+    "08_segmentation": ("DetectionExplorer", [r"SCALE = ", r"shapes_test = ", r"from dlcourse\.detection import GridDetector",
+                                              r"det_model = GridDetector\("]),
 }
 
 
@@ -279,3 +282,10 @@ def test_dropout_widget_in_jupyterlab(widgets_page):
 def test_learning_rate_widget_in_jupyterlab(widgets_page):
     seconds = drive_slider(widgets_page, "04_optimization", "lr", "lab-04_optimization-lr-widget.png")
     assert seconds < 5, f"the learning-rate widget took {seconds:.1f} s to redraw in the browser"
+
+
+def test_detection_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "08_segmentation", "confidence", "lab-08_segmentation-detection-widget.png")
+    assert seconds < 5, f"the detection widget took {seconds:.1f} s to redraw after the confidence slider"
+    seconds = drive_slider(widgets_page, "08_segmentation", "NMS IoU", "lab-08_segmentation-nms-widget.png")
+    assert seconds < 5, f"the detection widget took {seconds:.1f} s to redraw after the NMS IoU slider"

@@ -14,6 +14,8 @@ lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-ex
   2-D surface and on a small MLP.
 - :class:`DropoutExplorer` (chapter 05): drop probability, width and training-set size vs the
   generalization gap.
+- :class:`DetectionExplorer` (chapter 08): the confidence and NMS IoU thresholds of a grid detector vs
+  its precision and recall.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 
 
 __all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "LearningRateExplorer",
-           "DropoutExplorer"]
+           "DropoutExplorer", "DetectionExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -104,3 +106,4 @@ class Explorer:
 from .perceptron import PerceptronState, PerceptronStepper  # noqa: E402  (re-exported)
 from .optimization import LearningRateExplorer  # noqa: E402
 from .regularization import DropoutExplorer  # noqa: E402
+from .detection import DetectionExplorer  # noqa: E402
