@@ -8,6 +8,8 @@ Written by hand (the course's infrastructure):
 - :mod:`dlcourse.timing`      best-of-N timings and the CPU/GPU timing table
 - :mod:`dlcourse.validate`    the one argument-checking module (errors that name the argument)
 - :mod:`dlcourse.lecun`       the locally connected layers of LeCun's 1989 networks (chapter 06)
+- :mod:`dlcourse.segmentation` segmentation metrics and the training loop of chapter 08
+- :mod:`dlcourse.sample_quality` sample-quality measures for generative models (chapters 09-10)
 - :mod:`dlcourse.widgets`     the interactive experiments (ipywidgets), one module per chapter
 - :mod:`dlcourse.checks`      exercise checks that explain the first thing that is wrong, one module per chapter
 
@@ -15,12 +17,16 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 
 - :mod:`dlcourse.perceptron`  chapter 01's perceptron
 - :mod:`dlcourse.numpy_nn`    the NumPy layers and losses, one module per topic (``core``, ``activations``,
-  ``losses``, ``regularization``, ``conv``, ``residual``), re-exported by the package
+  ``losses``, ``regularization``, ``conv``, ``residual``, ``upsample``), re-exported by the package
 - :mod:`dlcourse.autograd`    chapter 03's scalar autograd engine
 - :mod:`dlcourse.gradcheck`   numerical gradients (chapter 03)
 - :mod:`dlcourse.parity`      the twin checker: a NumPy layer against its PyTorch twin (chapter 03)
 - :mod:`dlcourse.numpy_optim` optimizers, schedulers and the NumPy training loop (chapter 04)
 - :mod:`dlcourse.resnet`      chapter 07's ResNet-18 by hand
+- :mod:`dlcourse.boxes`       chapter 08's box IoU and non-maximum suppression
+- :mod:`dlcourse.detection`   chapter 08's grid detector
+- :mod:`dlcourse.generative`  chapter 09's PCA, VAE and GAN pieces
+- :mod:`dlcourse.diffusion`   chapter 10's noise schedule, forward process and reverse steps
 
 At the top level: :func:`setup` (the first line of every chapter), :func:`seeds`, :func:`device` and
 :func:`seed_everything`.

@@ -38,6 +38,8 @@ WIDGETS = {
     # an untrained detector here (the chapter trains it in between): the widget only re-thresholds its outputs
     "08_segmentation": ("DetectionExplorer", [r"SCALE = ", r"shapes_test = ", r"from dlcourse\.detection import GridDetector",
                                               r"det_model = GridDetector\("]),
+    "09_vae_gan": ("LatentExplorer", []),
+    "10_diffusion": ("DiffusionExplorer", [r"T = "]),
 }
 
 
@@ -289,3 +291,13 @@ def test_detection_widget_in_jupyterlab(widgets_page):
     assert seconds < 5, f"the detection widget took {seconds:.1f} s to redraw after the confidence slider"
     seconds = drive_slider(widgets_page, "08_segmentation", "NMS IoU", "lab-08_segmentation-nms-widget.png")
     assert seconds < 5, f"the detection widget took {seconds:.1f} s to redraw after the NMS IoU slider"
+
+
+def test_latent_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "09_vae_gan", "z1", "lab-09_vae_gan-latent-widget.png")
+    assert seconds < 5, f"the latent-space widget took {seconds:.1f} s to redraw in the browser"
+
+
+def test_diffusion_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "10_diffusion", "t", "lab-10_diffusion-noise-widget.png")
+    assert seconds < 5, f"the diffusion widget took {seconds:.1f} s to redraw in the browser"

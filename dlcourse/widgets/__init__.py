@@ -16,6 +16,8 @@ lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-ex
   generalization gap.
 - :class:`DetectionExplorer` (chapter 08): the confidence and NMS IoU thresholds of a grid detector vs
   its precision and recall.
+- :class:`LatentExplorer` (chapter 09): two sliders z1, z2 through a VAE's 2-D latent space.
+- :class:`DiffusionExplorer` (chapter 10): the diffusion step t vs the noised digit and moons, and the SNR.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ import numpy as np
 
 
 __all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "LearningRateExplorer",
-           "DropoutExplorer", "DetectionExplorer"]
+           "DropoutExplorer", "DetectionExplorer",
+           "LatentExplorer", "DiffusionExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -107,3 +110,5 @@ from .perceptron import PerceptronState, PerceptronStepper  # noqa: E402  (re-ex
 from .optimization import LearningRateExplorer  # noqa: E402
 from .regularization import DropoutExplorer  # noqa: E402
 from .detection import DetectionExplorer  # noqa: E402
+from .latent import LatentExplorer  # noqa: E402
+from .diffusion import DiffusionExplorer  # noqa: E402
