@@ -17,7 +17,7 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 
 - :mod:`dlcourse.perceptron`  chapter 01's perceptron
 - :mod:`dlcourse.numpy_nn`    the NumPy layers and losses, one module per topic (``core``, ``activations``,
-  ``losses``, ``regularization``, ``conv``, ``residual``, ``upsample``), re-exported by the package
+  ``losses``, ``regularization``, ``conv``, ``residual``, ``upsample``, ``recurrent``, ``attention``), re-exported by the package
 - :mod:`dlcourse.autograd`    chapter 03's scalar autograd engine
 - :mod:`dlcourse.gradcheck`   numerical gradients (chapter 03)
 - :mod:`dlcourse.parity`      the twin checker: a NumPy layer against its PyTorch twin (chapter 03)
@@ -27,6 +27,7 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 - :mod:`dlcourse.detection`   chapter 08's grid detector
 - :mod:`dlcourse.generative`  chapter 09's PCA, VAE and GAN pieces
 - :mod:`dlcourse.diffusion`   chapter 10's noise schedule, forward process and reverse steps
+- :mod:`dlcourse.charlm`      chapter 11's character-level text and bigram model
 
 At the top level: :func:`setup` (the first line of every chapter), :func:`seeds`, :func:`device` and
 :func:`seed_everything`.

@@ -40,6 +40,7 @@ WIDGETS = {
                                               r"det_model = GridDetector\("]),
     "09_vae_gan": ("LatentExplorer", []),
     "10_diffusion": ("DiffusionExplorer", [r"T = "]),
+    "12_transformers": ("TemperatureExplorer", []),
 }
 
 
@@ -301,3 +302,8 @@ def test_latent_widget_in_jupyterlab(widgets_page):
 def test_diffusion_widget_in_jupyterlab(widgets_page):
     seconds = drive_slider(widgets_page, "10_diffusion", "t", "lab-10_diffusion-noise-widget.png")
     assert seconds < 5, f"the diffusion widget took {seconds:.1f} s to redraw in the browser"
+
+
+def test_temperature_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "12_transformers", "temperature", "lab-12_transformers-sampling-widget.png")
+    assert seconds < 5, f"the temperature widget took {seconds:.1f} s to redraw in the browser"

@@ -18,6 +18,8 @@ lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-ex
   its precision and recall.
 - :class:`LatentExplorer` (chapter 09): two sliders z1, z2 through a VAE's 2-D latent space.
 - :class:`DiffusionExplorer` (chapter 10): the diffusion step t vs the noised digit and moons, and the SNR.
+- :class:`TemperatureExplorer` (chapter 12): the sampling temperature of a character-level model vs the
+  next-character distribution and the sampled text.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import numpy as np
 
 __all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "LearningRateExplorer",
            "DropoutExplorer", "DetectionExplorer",
-           "LatentExplorer", "DiffusionExplorer"]
+           "LatentExplorer", "DiffusionExplorer", "TemperatureExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -112,3 +114,4 @@ from .regularization import DropoutExplorer  # noqa: E402
 from .detection import DetectionExplorer  # noqa: E402
 from .latent import LatentExplorer  # noqa: E402
 from .diffusion import DiffusionExplorer  # noqa: E402
+from .sampling import TemperatureExplorer  # noqa: E402
