@@ -134,3 +134,15 @@ def repo_copy(tmp_path):
     for folder in ("chapters", "solutions", "exercises", "dlcourse"):
         shutil.copytree(ROOT / folder, dst / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     return dst
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (restored after): small networks train several times faster on one
+    thread than on two competing with other work, and outcome checks stay deterministic."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -79,3 +79,21 @@ def test_outcome_checks_name_the_value_and_the_target(capsys):
         check_outcome("o", float("nan"), 0.9)
     check_outcome("o", 0.95, 0.9)
     assert "reached validation accuracy 0.95 (target 0.9)" in capsys.readouterr().out
+
+
+def every_check_module():
+    import pkgutil
+
+    import dlcourse.checks
+
+    return [m.name for m in pkgutil.iter_modules(dlcourse.checks.__path__)]
+
+
+@pytest.mark.parametrize("module", every_check_module())
+def test_a_check_module_exports_checks_and_hints_but_no_reference_answers(module):
+    import importlib
+
+    check = importlib.import_module(f"dlcourse.checks.{module}")
+    assert set(check.__all__) >= {"hint", "failing_case"}, f"dlcourse.checks.{module} must export hint and failing_case"
+    assert not any(name.startswith("_") for name in check.__all__), f"dlcourse.checks.{module} exports private names"
+    assert all(callable(getattr(check, name)) for name in check.__all__)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["CheckFailed", "run_check", "call_student", "check_outcome", "compare", "describe", "hint", "failing_case"]
+__all__ = ["CheckFailed", "run_check", "call_student", "trained_model", "model_scores", "check_outcome", "compare", "describe", "hint", "failing_case"]
 
 _HINTS: dict[str, list[str]] = {}       # exercise name -> hints, from a nudge to a stronger pointer
 _HINTS_SHOWN: dict[str, int] = {}       # exercise name -> how many hints were shown
@@ -233,6 +233,30 @@ def call_student(name: str, student: Callable, *args):
         return student(*args)
     except NotImplementedError as e:
         raise _not_implemented(name, student, e) from None
+
+
+def trained_model(name: str, student: Callable, *args, max_parameters: int | None = None):
+    """An outcome task's model: ``call_student(name, student, *args)``, which must return a
+    ``torch.nn.Module`` with at most ``max_parameters`` parameters (when given); else :class:`CheckFailed`."""
+    import torch
+
+    model = call_student(name, student, *args)
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
+    n_params = sum(p.numel() for p in model.parameters())
+    if max_parameters is not None and n_params > max_parameters:
+        raise CheckFailed(f"{name}: your model has {n_params:,d} parameters; the limit is {max_parameters:,d}.")
+    return model
+
+
+def model_scores(model, inputs):
+    """The model's outputs on ``inputs`` (an array) in eval mode, without gradients, on the model's device."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model(torch.as_tensor(inputs, device=device))
 
 
 def check_outcome(name: str, value, target: float, higher_is_better: bool = True,

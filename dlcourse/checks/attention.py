@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
+from . import check_outcome, CheckFailed, failing_case, hint, model_scores, run_check, trained_model
 
 __all__ = ["causal_attention", "split_heads", "merge_heads", "multihead_attention", "reverse_outcome",
            "hint", "failing_case"]
@@ -181,13 +181,8 @@ def reverse_outcome(student, seed: int = 0) -> None:
              "10 scores at every position.",
              "No causal mask here: output 0 needs the last input. Width 64, 4 heads, dropout 0, Adam at a "
              "learning rate near 3e-3, minibatches of 64 and about eight epochs are enough.")
-    model = call_student(name, student, X, Y, seed)
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        scores = model(torch.as_tensor(X_val, device=device))
+    model = trained_model(name, student, X, Y, seed)
+    scores = model_scores(model, X_val)
     expected = (len(X_val), REVERSE_LENGTH, REVERSE_VOCAB)
     if tuple(scores.shape) != expected:
         raise CheckFailed(f"{name}: your model maps {tuple(X_val.shape)} digits to scores of shape "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
+from . import check_outcome, CheckFailed, failing_case, hint, model_scores, run_check, trained_model
 
 __all__ = ["conv_output_shape", "im2col", "conv2d_im2col", "col2im", "conv2d_backward", "maxpool2d_backward",
            "mnist1d_outcome", "hint", "failing_case"]
@@ -236,16 +236,7 @@ def mnist1d_outcome(student, seed: int = 0) -> None:
              "pattern sits: MNIST-1D's main nuisance is a random shift.",
              "Stride-1 convolutions with max pooling between them, then the global pool and one linear "
              "layer; AdamW with a cosine learning-rate schedule over the 20 epochs works well.")
-    model = call_student(name, student, split.X_train, split.y_train, seed)
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params > MNIST1D_MAX_PARAMETERS:
-        raise CheckFailed(f"{name}: your model has {n_params:,d} parameters; the limit is "
-                          f"{MNIST1D_MAX_PARAMETERS:,d}.")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        scores = model(torch.as_tensor(split.X_val, device=device))
+    model = trained_model(name, student, split.X_train, split.y_train, seed, max_parameters=MNIST1D_MAX_PARAMETERS)
+    scores = model_scores(model, split.X_val)
     check_outcome(name, accuracy(scores, split.y_val), MNIST1D_TARGET, what="validation accuracy", hints=hints)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
+from . import check_outcome, CheckFailed, failing_case, hint, model_scores, run_check, trained_model
 
 __all__ = ["rnn_step", "rnn_step_backward", "rnn_backward", "lstm_step", "recall_outcome", "hint", "failing_case"]
 
@@ -201,13 +201,8 @@ def recall_outcome(student, seed: int = 0) -> None:
              "A hidden size of about 64, Adam with a learning rate near 1e-2, minibatches of 64 and about ten "
              "epochs are enough; clip the gradient norm (to 1, say) so that an occasional large step does not "
              "undo the training.")
-    model = call_student(name, student, X, Y, seed)
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        scores = model(torch.as_tensor(X_val, device=device))
+    model = trained_model(name, student, X, Y, seed)
+    scores = model_scores(model, X_val)
     expected = (len(X_val), RECALL_LENGTH, RECALL_VOCAB)
     if tuple(scores.shape) != expected:
         raise CheckFailed(f"{name}: your model maps {tuple(X_val.shape)} tokens to scores of shape "

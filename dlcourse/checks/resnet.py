@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import call_student, check_outcome, CheckFailed, failing_case, hint, run_check
+from . import check_outcome, CheckFailed, failing_case, hint, model_scores, run_check, trained_model
 
 __all__ = ["residual_forward", "residual_backward", "resnet_num_parameters", "digits_resnet_outcome",
            "hint", "failing_case"]
@@ -137,15 +137,10 @@ def digits_resnet_outcome(student, seed: int = 0) -> None:
              "schedule) is a good start.",
              "A CIFAR-style ResNet of depth 6n+2 with narrow stages (the chapter's cifar_resnet) fits the "
              "budget; keep the chapter's optimiser recipe and shorten the cosine schedule to your epoch count.")
-    model = call_student(name, student, split.X_train, split.y_train, seed)
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
+    model = trained_model(name, student, split.X_train, split.y_train, seed)
     depth = _depth(model)
     if depth < DIGITS_MIN_DEPTH:
         raise CheckFailed(f"{name}: your network is {depth} layers deep (convolutions and linear layers, "
                           f"projections not counted); the task asks for at least {DIGITS_MIN_DEPTH}.")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        scores = model(torch.as_tensor(split.X_val, device=device))
+    scores = model_scores(model, split.X_val)
     check_outcome(name, accuracy(scores, split.y_val), DIGITS_TARGET, what="validation accuracy", hints=hints)

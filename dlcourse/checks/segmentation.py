@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from . import _FAILING, _pointer, call_student, check_outcome, CheckFailed, failing_case, hint, run_check
+from . import _FAILING, _pointer, check_outcome, CheckFailed, failing_case, hint, model_scores, run_check, trained_model
 
 __all__ = ["upsample_bilinear", "iou_and_dice", "batched_nms", "output_padding_for", "segmentation_outcome",
            "hint", "failing_case"]
@@ -231,17 +231,9 @@ def segmentation_outcome(student, seed: int = 0) -> None:
              "resolution (a decoder with skip connections, like the chapter's U-Net).",
              "Two pooling levels are enough for 16x16 images; BatchNorm after each convolution and Adam with "
              "a one-cycle learning-rate schedule peaking near 1e-2 train it in a few seconds.")
-    model = call_student(name, student, train.images, train.semantic, seed)
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(f"{name} should return the trained torch.nn.Module, got {type(model).__name__}")
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params > SEGMENTATION_MAX_PARAMETERS:
-        raise CheckFailed(f"{name}: your model has {n_params:,d} parameters; the limit is "
-                          f"{SEGMENTATION_MAX_PARAMETERS:,d}.")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        scores = model(torch.as_tensor(val.images, device=device))
+    model = trained_model(name, student, train.images, train.semantic, seed,
+                          max_parameters=SEGMENTATION_MAX_PARAMETERS)
+    scores = model_scores(model, val.images)
     expected = (len(val.images), 4, *val.semantic.shape[1:])
     if tuple(scores.shape) != expected:
         raise CheckFailed(f"{name}: your model maps images {val.images.shape} to {tuple(scores.shape)}; expected "
