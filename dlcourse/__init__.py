@@ -10,6 +10,8 @@ Written by hand (the course's infrastructure):
 - :mod:`dlcourse.lecun`       the locally connected layers of LeCun's 1989 networks (chapter 06)
 - :mod:`dlcourse.segmentation` segmentation metrics and the training loop of chapter 08
 - :mod:`dlcourse.sample_quality` sample-quality measures for generative models (chapters 09-10)
+- :mod:`dlcourse.scaling`     memory counting, the DDP launcher and a local-only pretrained loader (chapter 14)
+- :mod:`dlcourse.ddp_demo`    the data-parallel training script of chapter 14
 - :mod:`dlcourse.widgets`     the interactive experiments (ipywidgets), one module per chapter
 - :mod:`dlcourse.checks`      exercise checks that explain the first thing that is wrong, one module per chapter
 
@@ -28,6 +30,7 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 - :mod:`dlcourse.generative`  chapter 09's PCA, VAE and GAN pieces
 - :mod:`dlcourse.diffusion`   chapter 10's noise schedule, forward process and reverse steps
 - :mod:`dlcourse.charlm`      chapter 11's character-level text and bigram model
+- :mod:`dlcourse.saliency`    chapter 13's heat maps and adversarial attacks
 
 At the top level: :func:`setup` (the first line of every chapter), :func:`seeds`, :func:`device` and
 :func:`seed_everything`.

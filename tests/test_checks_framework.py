@@ -97,3 +97,12 @@ def test_a_check_module_exports_checks_and_hints_but_no_reference_answers(module
     assert set(check.__all__) >= {"hint", "failing_case"}, f"dlcourse.checks.{module} must export hint and failing_case"
     assert not any(name.startswith("_") for name in check.__all__), f"dlcourse.checks.{module} exports private names"
     assert all(callable(getattr(check, name)) for name in check.__all__)
+
+
+def test_a_network_among_the_inputs_is_described_in_one_line():
+    from torch import nn
+
+    from dlcourse.checks import describe
+
+    text = describe(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
+    assert text == "Sequential with 23 parameters"

@@ -41,6 +41,9 @@ WIDGETS = {
     "09_vae_gan": ("LatentExplorer", []),
     "10_diffusion": ("DiffusionExplorer", [r"T = "]),
     "12_transformers": ("TemperatureExplorer", []),
+    # the chapter's network and test digits are trained/loaded in between: None makes the explorer use its own
+    # small cached digits CNN (about 1 s)
+    "13_saliency_adversarial": ("EpsilonExplorer", [], "cnn = X_test = y_test = None\nEPS = 0.15"),
 }
 
 
@@ -55,7 +58,7 @@ def widget_notebook():
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (dlcourse)", "language": "python"}
     nb.cells.append(nbformat.v4.new_code_cell("import dlcourse\nfrom dlcourse import data\n\n"
                                               "rng, device = dlcourse.setup(seed=0, threads=1)"))
-    for chapter, (cls, needed) in WIDGETS.items():
+    for chapter, (cls, needed, *preamble) in WIDGETS.items():
         code = [c.source for c in jupytext.read(ROOT / "chapters" / f"{chapter}.py").cells if c.cell_type == "code"]
         lines = [line for src in code for line in src.splitlines()]
         widget = [src for src in code if re.search(rf"^\w+ = {cls}\(", src, re.MULTILINE)]
@@ -64,7 +67,7 @@ def widget_notebook():
         extra = [line for pattern in needed for line in lines if re.match(pattern, line)]
         assert len(extra) == len(needed), f"chapters/{chapter}.py: lines {needed} not found"
         body = "\n".join(line for line in widget[0].splitlines() if line not in imports)
-        nb.cells.append(nbformat.v4.new_code_cell("\n".join([marker(chapter), *imports, *extra, body])))
+        nb.cells.append(nbformat.v4.new_code_cell("\n".join([marker(chapter), *imports, *extra, *preamble, body])))
     return nb
 
 
@@ -307,3 +310,8 @@ def test_diffusion_widget_in_jupyterlab(widgets_page):
 def test_temperature_widget_in_jupyterlab(widgets_page):
     seconds = drive_slider(widgets_page, "12_transformers", "temperature", "lab-12_transformers-sampling-widget.png")
     assert seconds < 5, f"the temperature widget took {seconds:.1f} s to redraw in the browser"
+
+
+def test_epsilon_widget_in_jupyterlab(widgets_page):
+    seconds = drive_slider(widgets_page, "13_saliency_adversarial", "epsilon", "lab-13_saliency-epsilon-widget.png")
+    assert seconds < 5, f"the epsilon widget took {seconds:.1f} s to redraw in the browser"

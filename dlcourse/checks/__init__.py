@@ -67,7 +67,8 @@ def _pointer(name: str) -> str:
 
 
 def describe(value) -> str:
-    """A short description of a value for messages: ``array (3, 4) float64`` or ``0.5``."""
+    """A short description of a value for messages: ``array (3, 4) float64``, ``0.5`` or
+    ``Sequential with 1,290 parameters`` (a network in one line, not its multi-line repr)."""
     if hasattr(value, "detach") and hasattr(value, "shape"):
         return f"torch tensor {tuple(value.shape)} {str(value.dtype).replace('torch.', '')}"
     if isinstance(value, np.ndarray):
@@ -76,6 +77,8 @@ def describe(value) -> str:
         return f"{type(value).__name__} of {len(value)}: (" + ", ".join(describe(v) for v in value) + ")"
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
+    if hasattr(value, "parameters") and hasattr(value, "named_modules"):       # a torch.nn.Module, in one line
+        return f"{type(value).__name__} with {sum(p.numel() for p in value.parameters()):,d} parameters"
     return repr(value)
 
 

@@ -20,6 +20,8 @@ lives in its own module of this package (``dlcourse/widgets/<topic>.py``), re-ex
 - :class:`DiffusionExplorer` (chapter 10): the diffusion step t vs the noised digit and moons, and the SNR.
 - :class:`TemperatureExplorer` (chapter 12): the sampling temperature of a character-level model vs the
   next-character distribution and the sampled text.
+- :class:`EpsilonExplorer` (chapter 13): the attack budget epsilon vs the attacked digit, its perturbation
+  and the network's probabilities.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ import numpy as np
 
 __all__ = ["Explorer", "figure_png", "PerceptronState", "PerceptronStepper", "LearningRateExplorer",
            "DropoutExplorer", "DetectionExplorer",
-           "LatentExplorer", "DiffusionExplorer", "TemperatureExplorer"]
+           "LatentExplorer", "DiffusionExplorer", "TemperatureExplorer",
+           "EpsilonExplorer"]
 
 
 def figure_png(fig, dpi: int = 60) -> bytes:
@@ -115,3 +118,4 @@ from .detection import DetectionExplorer  # noqa: E402
 from .latent import LatentExplorer  # noqa: E402
 from .diffusion import DiffusionExplorer  # noqa: E402
 from .sampling import TemperatureExplorer  # noqa: E402
+from .adversarial import EpsilonExplorer  # noqa: E402
