@@ -330,7 +330,7 @@ def draw_graph(root, ax=None):
 # The same expression, now differentiated by the engine, and drawn (blue: inputs, orange: computed;
 # each box shows the value and its gradient):
 
-# %%
+# %% mystnb={"image": {"alt": "Computation graph of L = tanh(a*b + c) with a = 2, b = -3, c = 10: input boxes a, b, c feed d = a*b = -6, then e = d + c = 4, then L = 0.9993; each box shows its value and its gradient, with grad 1 at L and small gradients at the inputs."}}
 va, vb, vc = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c")
 vd = va * vb
 vd.label = "d"
@@ -918,7 +918,7 @@ print("largest difference over all layers and losses:", f"{max(twin_error.values
 # $\theta \leftarrow \theta - \eta\,\frac{1}{B}\sum_{n \in \text{batch}} \nabla_\theta \ell_n$ (the mean is
 # inside the loss).
 
-# %%
+# %% mystnb={"image": {"alt": "Left: minibatch loss over 200 SGD steps of the NumPy MLP and of the PyTorch MLP from the same weights; the two curves lie on top of each other. Right: their absolute difference on a log scale stays at rounding level, around 1e-16."}}
 digits = data.load_digits(val_size=0.2, seed=0)
 X_tr, y_tr = digits.X_train.astype(np.float64), digits.y_train            # (1077, 64), (1077,)
 torch.manual_seed(0)
@@ -1007,7 +1007,14 @@ X_big, y_big = rng.normal(size=(512, 1024)).astype(np.float32), rng.integers(0, 
 big_np = Sequential(Linear(1024, 1024, dtype=np.float32), ReLU(), Linear(1024, 1024, dtype=np.float32),
                         ReLU(), Linear(1024, 10, dtype=np.float32))
 ce_big = CrossEntropyLoss()
-timing = {"NumPy": best_time(lambda: big_np.backward(ce_big.backward(ce_big(big_np(X_big), y_big))))}
+
+
+def numpy_step():                                     # forward, loss, backward (dL/dz from the loss)
+    ce_big(big_np(X_big), y_big)
+    big_np.backward(ce_big.backward())
+
+
+timing = {"NumPy": best_time(numpy_step)}
 
 big_t = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
 Xt_big, yt_big = torch.from_numpy(X_big), torch.from_numpy(y_big)
@@ -1059,7 +1066,7 @@ def init_weights(model, scheme, rng, std=None):
     return model
 
 
-# %%
+# %% mystnb={"image": {"alt": "Gradient norm per layer of a 13-layer net at initialization, log scale: for sigmoid with N(0, 0.01) it falls about twenty orders of magnitude toward the input, less with Xavier; tanh+Xavier and ReLU+He stay flat, ReLU with N(0, 1) flat but huge."}}
 def deep_mlp(activation, depth=13, width=64):
     """Linear(64, width) + activation, then depth-1 more hidden layers, then Linear(width, 10)."""
     layers = [Linear(64, width), activation()]
@@ -1178,7 +1185,7 @@ print(f"norm before {norm_before:.1f}, after {clipped_norm:.6f}; max difference 
 # $\mathcal{N}(0,1)$ weights, whose gradients barely vanish (above), is trained at the middle rate, 0.1,
 # untuned: it does learn, though more slowly than ReLU + He.
 
-# %%
+# %% mystnb={"image": {"alt": "Smoothed training loss of 13-layer nets over 600 SGD steps: sigmoid with N(0, 0.01) weights stays on the ln 10 guessing line at every learning rate, sigmoid with N(0, 1) weights slowly decreases, ReLU with He init falls fastest, near zero."}}
 def train_deep(activation, scheme, std, lr, seed, steps=600, batch=64):
     """SGD on the 13-layer net; returns (minibatch losses, validation accuracy)."""
     model_rng = np.random.default_rng(seed)

@@ -93,7 +93,7 @@ for name, n in [("linear classifier", linear_params), ("one hidden layer of widt
 # 2 need $5 \times 2 = 10$, and shared windows need 2. Below, each matrix maps inputs (columns) to outputs
 # (rows); the colour of a connection is the index of the parameter it uses, white means no connection.
 
-# %%
+# %% mystnb={"image": {"alt": "Three connection matrices from 6 inputs (columns) to 5 outputs (rows), coloured by which parameter each link uses: fully connected needs 30 distinct weights, local windows of width 2 need 10, and shared windows (a convolution) need only 2."}}
 n_in, n_out, width = 6, 5, 2
 dense_ids = np.arange(n_out * n_in).reshape(n_out, n_in)                     # every link its own weight
 local_ids = np.full((n_out, n_in), -1)
@@ -150,7 +150,7 @@ print("vertical edge ->\n", response_v, "\nhorizontal edge ->\n", response_h)
 # 6×6 image, and the one output cell each position writes. The output is 4×4 because a 3-wide window fits
 # $6 - 3 + 1 = 4$ times along each axis.
 
-# %%
+# %% mystnb={"image": {"alt": "Top: a 3x3 vertical-edge kernel (columns -1, 0, +1) at three positions over a 6x6 image whose right half is bright. Bottom: the 4x4 output, with each position writing one cell; the response is 3 where the window straddles the edge and 0 elsewhere."}}
 from matplotlib.patches import Rectangle
 
 fig, axes = plt.subplots(2, 3, figsize=(9, 5.6))
@@ -753,7 +753,7 @@ for (name, k, s), (r_formula, r_measured) in zip(stack, receptive_fields):
 # horizontal edges, their gradient magnitude, and a 7×7 Gaussian blur. Edge kernels sum to zero (flat
 # regions give 0); the blur kernel sums to one (flat regions keep their value).
 
-# %%
+# %% mystnb={"image": {"alt": "A photograph of a pagoda and its convolutions with hand-made kernels: vertical and horizontal edge maps in red and blue, a Gaussian-blurred grey version, and the edge strength, which outlines the building and the trees."}}
 from sklearn.datasets import load_sample_images
 
 photo = load_sample_images().images[0][::2, ::2].astype(np.float64) / 255       # (214, 320, 3) china.jpg
@@ -942,7 +942,7 @@ print(f"lr = {lenet_lr}: test accuracy over {len(LENET_SEEDS)} seeds:", [round(a
 # The lecture's picture of a CNN reading an "8": the feature maps of the first two stages for one test
 # digit, and the predicted probabilities.
 
-# %%
+# %% mystnb={"image": {"alt": "LeNet-5 reading a test digit 8: the 32x32 input, its six first-layer feature maps, eight of the sixteen second-stage maps, and a bar chart of predicted probabilities with nearly all the mass on class 8."}}
 model = lenets[0]
 eight = X32_test[np.flatnonzero(digits16.y_test == 8)[0]][None]                       # (1, 1, 32, 32)
 with torch.no_grad():
@@ -977,7 +977,7 @@ plt.show()
 # oriented light/dark regions), whereas the random initial kernels are noise. We quantify it as the
 # correlation between horizontally and vertically neighbouring weights.
 
-# %%
+# %% mystnb={"image": {"alt": "LeNet-5's six 5x5 first-layer kernels in red and blue, at initialisation (top row: random noise) and after training (bottom row: smooth, structured patterns, some oriented like stroke or edge detectors)."}}
 def neighbour_correlation(kernels):
     """Correlation of each weight with its right and lower neighbour, over all (F, k, k) kernels."""
     a = np.concatenate([kernels[:, :, :-1].ravel(), kernels[:, :-1, :].ravel()])
@@ -1240,7 +1240,7 @@ print(f"trained {len(LECUN_NAMES) * len(lecun_sets) * len(LECUN_LRS)} networks i
 # Test accuracy (mean and range over the seeds) next to the published numbers, and the learning curves on
 # the centred task (test accuracy after each epoch, mean over seeds).
 
-# %%
+# %% mystnb={"image": {"alt": "Test accuracy per epoch of LeCun's Net-1 to Net-5, mean of five seeds. On centred digits all five end within a few points, Net-1 among the best; on digits shifted by up to 2 pixels Net-5 and Net-4 end highest and Net-1 lowest."}}
 print(f"{'':6}{'links':>6}{'free':>6}{'ESL %':>7}   " + "".join(f"{task:>22}" for task in TASKS))
 for name in LECUN_NAMES:
     cells = "".join(f"{100 * lecun[name, t]['test'].mean():9.1f} ({100 * lecun[name, t]['test'].min():.0f}-"
@@ -1278,7 +1278,7 @@ print("  Net-1:", np.round(net1_overfit, 3), "  Net-5:", np.round(net5_overfit, 
 # **Translation.** The table above already has the answer: as the digits move around, every network
 # loses accuracy, but Net-1 (and the unshared Net-3) lose most. Net-5's lead over Net-1, per seed:
 
-# %%
+# %% mystnb={"image": {"alt": "Bar chart of test accuracy of Net-1 to Net-5 on centred digits and digits shifted by 1 and 2 pixels, with one dot per seed: every network loses accuracy as the shift grows, and at 2 pixels Net-5 clearly beats Net-1."}}
 gaps = {task: lecun["Net-5", task]["test"] - lecun["Net-1", task]["test"] for task in TASKS}
 for task, gap in gaps.items():
     print(f"{task:>10}: Net-5 minus Net-1 = {np.round(100 * gap, 1)} points")
@@ -1345,6 +1345,14 @@ print(f"Net-5 minus Net-1: 320 images {100 * gap_320.mean():.1f} ± {100 * gap_3
 m1d = data.load_mnist1d()
 m1d_shuffled = data.load_mnist1d(shuffle_seq=True)
 
+# %% [markdown]
+# The three networks (exported as `dlcourse.mnist1d_models`: chapter 11 trains the same MLP beside a recurrent
+# network):
+
+# %%
+#| export mnist1d_models
+from torch import nn
+
 
 class MLPBase(nn.Module):
     """The paper's MLP: 40 -> 100 -> 100 (with a residual connection) -> 10."""
@@ -1376,7 +1384,7 @@ def modern_cnn(c=16, p=0.2):
                          nn.Conv1d(2 * c, 2 * c, 3, padding=1), nn.ReLU(),
                          nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Dropout(p), nn.Linear(2 * c, 10))
 
-
+# %%
 MNIST1D_MODELS = {"logistic regression": lambda: nn.Linear(40, 10), "MLP": MLPBase, "CNN (paper)": conv_base,
                   "CNN (modern)": modern_cnn}
 

@@ -90,7 +90,7 @@ SEEDS = dlcourse.seeds(3 if SCALE == 1 else 5)
 # so the gradient reaches earlier layers even when $\partial F/\partial x$ is small. With such blocks,
 # ResNets of 152 layers won ImageNet 2015 (classification, detection and localisation).
 
-# %%
+# %% mystnb={"image": {"alt": "Output h against input x for weights W = 0, 0.1 and 0.5: the plain layer ReLU(Wx) squashes inputs toward 0, far from the dotted identity line, while the residual block x + ReLU(Wx) stays close to it and equals it at W = 0."}}
 x_line = np.linspace(-2, 2, 201)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
 for w in (0.0, 0.1, 0.5):
@@ -226,7 +226,7 @@ print(proj_block(x).shape, sorted(proj_block.params))
 # at every block input $h_\ell$ for two initialisations: PyTorch's default (uniform, $\pm 1/\sqrt{n}$,
 # which is smaller than He's) and He ($\mathcal{N}(0, 2/n)$).
 
-# %%
+# %% mystnb={"image": {"alt": "Gradient norm at each of 30 blocks, three seeds: with default init the plain stack's gradient vanishes by over ten orders of magnitude toward the input while the residual one grows; with He init the plain one stays flat, the residual one grows."}}
 def block_input_grad_norms(residual: bool, init: str, depth: int = 30, width: int = 16, seed: int = 0):
     """||dL/dh_l|| at the input of every block l = 0..depth-1 (L = <g, output> for a random g)."""
     r = np.random.default_rng(seed)
@@ -521,7 +521,7 @@ print("identical state_dict keys:", same_keys, f"({len(our18.state_dict())} entr
 # weights instead of the $2\cdot 9\cdot 256^2 = 1{,}179{,}648$ of two full $3\times 3$ convolutions: that
 # is how 50 to 152 layers stay affordable. The pictures show both blocks.
 
-# %%
+# %% mystnb={"image": {"alt": "Diagrams of a ResNet basic block (two 3x3 convolutions with batch norm) and a bottleneck block (1x1 reduce to 64 channels, 3x3, 1x1 expand to 256), each with the input carried around by a shortcut and added before the final ReLU."}}
 def draw_block(ax, title, layers, shortcut):
     """Boxes for the layers of F from the input (top) to the output (bottom), the shortcut on the right."""
     n = len(layers)
@@ -663,7 +663,7 @@ def train_net(name, seed, epochs):
         return hist.train_loss, accuracy(model(torch.tensor(digits.X_val)), digits.y_val)
 
 
-# %%
+# %% mystnb={"image": {"alt": "Training loss over four epochs, log scale, three seeds each: plain-32 stays above plain-8 on every seed, while res-32, the same 32 layers with shortcuts, ends far below plain-32."}}
 curves, val_acc = {}, {}
 start = time.perf_counter()
 for seed in SEEDS:
@@ -709,7 +709,7 @@ print(f"{'val acc':<6}" + "".join(f"{np.mean([val_acc[n, s] for s in SEEDS]):>12
 # over the whole run), on the first seed only at `SCALE = 1` (about 20 s); raise `SCALE` for longer runs
 # and all seeds.
 
-# %%
+# %% mystnb={"image": {"alt": "Training loss of plain-8 and plain-32 over a three times longer run, with the short runs dashed: plain-32 keeps falling and passes plain-8's short-run loss, so it converges more slowly, yet it stays above plain-8 at every epoch."}}
 LONG_SEEDS = SEEDS[:1] if SCALE == 1 else SEEDS
 long_curves, long_val = {}, {}
 for seed in LONG_SEEDS:
@@ -753,7 +753,7 @@ for seed in LONG_SEEDS:
 # digits, one backward pass at initialisation, and the norm of the gradient of each block's parameters,
 # from the first block (input side) to the last.
 
-# %%
+# %% mystnb={"image": {"alt": "Gradient norm per block of plain-32 and res-32 at initialisation, three seeds. With batch norm the plain net's gradient is largest in the first block, so nothing vanishes; without it both are flat across blocks, res-32's orders of magnitude larger."}}
 X128, y128 = torch.tensor(digits.X_train[:128]), torch.tensor(digits.y_train[:128])
 
 

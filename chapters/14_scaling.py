@@ -449,7 +449,7 @@ for shots in SHOTS:
         print(f"{shots} images per class, {how:7s}: test accuracy on digits 5-9 per seed",
               [round(float(transfer[s, shots, how]), 3) for s in SEEDS])
 
-# %%
+# %% mystnb={"image": {"alt": "Mean test accuracy with 2 and 5 images per class, trained from scratch, last layer retrained, or all layers fine-tuned: fine-tuning is about as good as scratch, last-layer-only is behind, and 5 images per class beat 2"}}
 fig, ax = plt.subplots(figsize=(6, 2.8))
 for j, how in enumerate(WAYS):
     means = [np.mean([transfer[s, k, how] for s in SEEDS]) for k in SHOTS]
