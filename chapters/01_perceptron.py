@@ -87,7 +87,7 @@ for x in ([1, -2, 1], [-1, -1, 2], w.tolist()):
 # force: 100 000 random inputs of the same length as $w$, none beating $x = w$ (Cauchy–Schwarz says none
 # can).
 
-# %%
+# %% mystnb={"image": {"alt": "Response w.x of inputs with the same length as w, against their angle to w: a cosine falling from +6 at 0 degrees to -6 at 180; the best of 100 000 random inputs only reaches the maximum at x = w."}}
 X_random = rng.normal(size=(100_000, 3))
 X_random *= np.linalg.norm(w) / np.linalg.norm(X_random, axis=1, keepdims=True)   # (100000, 3), |x| = |w|
 best_random = (X_random @ w).max()
@@ -249,7 +249,7 @@ def to_signed(y01):
 # of a fixed line, with no point closer than $0.1$ to that line. Below: the boundary after a few of the
 # updates (circled: the points still misclassified at that moment).
 
-# %%
+# %% mystnb={"image": {"alt": "Four snapshots of the perceptron's boundary on the linear toy: at w = 0 every point is circled as misclassified, a few errors remain after the intermediate updates, and after the last update the line separates both classes with none wrong."}}
 toy = data.make_toy("linear", n=200, test_size=0.25, seed=0)
 X_toy, y_toy = add_bias(toy.X_train.astype(float)), to_signed(toy.y_train)   # (150, 3), (150,)
 w_toy, info = train_perceptron(X_toy, y_toy, seed=SEEDS[0])
@@ -431,7 +431,7 @@ test_accs = [accuracy(predict_one_vs_rest(W_best, Xd_test), digits.y_test) for (
 for seed, ((val_acc, _, epoch), _), test_acc in zip(SEEDS, digit_runs, test_accs):
     print(f"order seed {seed}: best validation epoch {epoch:2d} (val {val_acc:.3f}) -> test accuracy {test_acc:.3f}")
 
-# %%
+# %% mystnb={"image": {"alt": "Left: validation accuracy of one-vs-rest perceptrons on the digits over 30 epochs for five visiting orders, jumping up and down between about 0.82 and 0.96. Right: the ten learned weight rows shown as 8x8 red/blue templates."}}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1.3, 1]})
 for seed, (_, curve) in zip(SEEDS, digit_runs):
     axes[0].plot(range(1, len(curve) + 1), curve, label=f"order seed {seed}")
@@ -599,14 +599,20 @@ print(f"NumPy / PyTorch CPU: {rows[0][1] / rows[1][1]:.2f}")
 # and the misclassified points are circled. **reset** starts again from $w = 0$. Try the learning rate
 # slider: starting from $w=0$ it changes the *length* of $w$ but not its direction, so the sequence of
 # boundaries is the same for every $\eta$. That is why Novikoff's bound does not depend on $\eta$.
-# (In the book the widget is static: the figure shows its state after three updates.)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 from dlcourse.widgets import PerceptronStepper
 
 stepper = PerceptronStepper(toy.X_train, toy.y_train, lr=1.0, seed=SEEDS[0])
-stepper.advance(3)     # start a few updates in, so that the book's static snapshot shows a boundary
+stepper.advance(3)     # start a few updates in, so that the first figure already shows a boundary
 stepper
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: the
+# boundary after a given number of updates, up to convergence.
+
+# %%
+dlcourse.widgets.precomputed(stepper, {"updates": [0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20]})
 
 # %% [markdown]
 # ### Is the learning rate really irrelevant?
@@ -624,7 +630,7 @@ print("updates to convergence by learning rate:", updates_by_lr)
 # The bound predicts that halving the margin can quadruple the number of mistakes. We generate the toy
 # with margins from $0.4$ down to $0.0125$ and ten visiting orders each.
 
-# %%
+# %% mystnb={"image": {"alt": "Log-log plot of perceptron updates until convergence against the Novikoff bound (R/gamma)^2 for shrinking margins: the measured mean stays orders of magnitude below the dashed bound line but grows as the margin shrinks."}}
 margins = [0.4, 0.2, 0.1, 0.05, 0.025, 0.0125]
 MARGIN_SEEDS = dlcourse.seeds(10 * SCALE)   # the visiting orders
 bound_rows = []

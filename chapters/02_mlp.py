@@ -182,7 +182,7 @@ def count_parameters(sizes):
 #
 # Counting by hand, each layer has $n_l \times n_{l-1}$ weights and $n_l$ biases:
 #
-# | layer | $W_l$ | $b_l$ | total |
+# | layer | weights $W_l$ | biases $b_l$ | total |
 # |---|---|---|---|
 # | 1: $6 \to 4$ | $4 \times 6 = 24$ | 4 | 28 |
 # | 2: $4 \to 3$ | $3 \times 4 = 12$ | 3 | 15 |
@@ -247,7 +247,7 @@ print(f"with ReLU: the best single linear layer still misses by up to {relu_line
 # at every unit. The code below is exported to `dlcourse.numpy_nn`, where chapter 03's layers use it.
 # Every `<name>_grad(x)` is the derivative evaluated at the **input** $x$.
 #
-# | name | $\sigma(x)$ | $\sigma'(x)$ |
+# | name | function $\sigma(x)$ | derivative $\sigma'(x)$ |
 # |---|---|---|
 # | sigmoid | $\dfrac{1}{1+e^{-x}}$ | $\sigma(x)(1-\sigma(x))$ |
 # | tanh | $\dfrac{e^x - e^{-x}}{e^x+e^{-x}} = 2\,\mathrm{sigmoid}(2x)-1$ | $1-\tanh^2 x$ |

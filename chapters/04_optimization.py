@@ -74,7 +74,7 @@ print("PyTorch runs on:", device)
 # from the same start, with four learning rates. **Quiz first:** which run is which, in the loss curves on
 # the right?
 
-# %%
+# %% mystnb={"image": {"alt": "Quiz: 40 gradient-descent steps on an elongated bowl with four learning rates. Run A overshoots and diverges, B creeps a short way, C zig-zags across the valley, D drops into it and follows it; on the right A's loss rises, B's falls slowly, C's and D's fast."}}
 def bowl_matrix(curvatures=(0.5, 10.0), angle_deg=30.0):
     """A = R diag(curvatures) R^T: a quadratic bowl whose axes are rotated by angle_deg."""
     a = np.radians(angle_deg)
@@ -300,7 +300,7 @@ def run_on_surface(fun, x0, make_optimizer, steps=100, make_scheduler=None, blow
 # Rosenbrock every method must use a tiny $\eta$ (the walls are steep: the curvature across the valley is
 # in the hundreds), and plain GD then crawls along the flat floor, where momentum accumulates speed.
 
-# %%
+# %% mystnb={"image": {"alt": "Left: on the bowl, plain gradient descent zig-zags while momentum and Nesterov curve in smoothly. Right: on Rosenbrock after 1000 steps, plain GD is still on the steep wall, while momentum and Nesterov travel along the curved valley toward the minimum."}}
 def contour(ax, fun, xlim, ylim, levels):
     gx, gy = np.meshgrid(np.linspace(*xlim, 150), np.linspace(*ylim, 120))
     ax.contour(gx, gy, fun(np.stack([gx, gy], -1))[0], levels=levels, cmap="Greys", linewidths=0.6)
@@ -358,7 +358,7 @@ plt.show()
 # $z = Wx + b$, whose per-example gradient we know from chapter 03:
 # $\nabla_W \ell_i = (p_i - \operatorname{onehot}(y_i))\, x_i^\top$ with $p_i = \operatorname{softmax}(z_i)$.
 
-# %%
+# %% mystnb={"image": {"alt": "Log-log plot of minibatch gradient noise against batch size B from 1 to 512: the measured variances lie on the predicted line sigma^2/B times the finite-population correction, falling as 1/B."}}
 digits = data.load_digits(val_size=0.2, seed=0)
 X_tr, y_tr = digits.X_train.astype(np.float64), digits.y_train            # (1077, 64), (1077,)
 X_va, y_va = digits.X_val.astype(np.float64), digits.y_val                # (270, 64), (270,)
@@ -671,7 +671,7 @@ print("step / lr without and with bias correction:", ", ".join(f"{a:.2f} vs {b:.
 # mean step length over the last 100 steps, and how much longer that path is than the ground it gained
 # (1 for a straight walk, large for a zig-zag).
 
-# %%
+# %% mystnb={"image": {"alt": "Rosenbrock paths and loss curves of SGD, momentum, Adagrad, RMSprop and Adam, each at its best learning rate: momentum and Adam reach the minimum (loss falling below 1e-6), RMSprop bounces across the valley, SGD and Adagrad stay stuck near F = 2."}}
 optimizers_2d = {"SGD": lambda lr: (lambda p: SGD(p, lr=lr)),
                  "SGD + momentum 0.9": lambda lr: (lambda p: SGD(p, lr=lr, momentum=0.9)),
                  "Adagrad": lambda lr: (lambda p: Adagrad(p, lr=lr)),
@@ -724,7 +724,7 @@ print(f"Adagrad: sqrt(G) after 1000 steps = {adagrad_G.round()}, so its steps ar
 # (and that step is skipped). The test: an axis-aligned bowl with curvatures 100 and 0.01 ($\kappa = 10^4$),
 # where gradient descent must keep $\eta < 2/100$ and then gains at most $2\cdot10^{-4}$ of the flat distance per step.
 
-# %%
+# %% mystnb={"image": {"alt": "Loss over 300 steps on a bowl with curvatures 100 and 0.01: SGD and momentum level off high, held back by the steep direction, sign-SGD hops around a small value, while Rprop and Adam drop by many orders of magnitude."}}
 class SignSGD(Optimizer):
     """theta <- theta - lr * sign(g): every coordinate moves by exactly lr, whatever its gradient's size."""
 
@@ -938,7 +938,7 @@ class SequentialLR(LRScheduler):
 # written here as a `LambdaLR`; the *annealed triangular* is `CyclicLR(mode='triangular2')`. For
 # `ReduceLROnPlateau` we feed a made-up validation loss that stops improving at step 30.
 
-# %%
+# %% mystnb={"image": {"alt": "Ten small panels showing the learning rate over 100 steps for each schedule: step and multi-step drops, exponential, linear and cosine decay, warm-up then cosine, repeated cosine, one-cycle, triangular cycles of halving height, and drops on a plateau."}}
 from dlcourse.numpy_optim import CyclicLR, MultiStepLR, OneCycleLR, ReduceLROnPlateau, StepLR   # the rest
 from dlcourse.numpy_optim.twins import schedule_curve   # lr at every step, ours or torch's (M)
 
@@ -1212,7 +1212,7 @@ if device.type != "cuda":
 # $\mu$ the limit moves to $2(1+\mu)/\lambda_{\max}$ (the heavy-ball recursion has two eigenvalues per
 # direction; both stay inside the unit circle up to that $\eta$).
 
-# %%
+# %% mystnb={"image": {"alt": "Loss after 100 steps on the bowl against the learning rate, log scale: without momentum it falls until the dashed line at 2/lambda_max = 0.2 and explodes beyond it; with momentum 0.5 the limit moves to the second dashed line at 0.3."}}
 lam_max = 10.0                                               # the larger curvature of quadratic_bowl
 lr_scan = np.linspace(0.01, 0.4, 60)
 final_loss = {mu: [run_on_surface(quadratic_bowl, theta0, lambda p, lr=lr, mu=mu: SGD(p, lr=lr, momentum=mu),
@@ -1266,7 +1266,7 @@ print(f"gradient descent: {gd_steps[best_gd]} steps (lr {best_gd});  momentum: {
 # is tiny and the loss flat; from exactly $y_0 = 0$ it never leaves. Noise in the gradient (as minibatches
 # have) pushes it off the ridge.
 
-# %%
+# %% mystnb={"image": {"alt": "Loss and exact gradient norm near a saddle: gradient descent started exactly on the ridge (y0 = 0) stays at the saddle with a vanishing gradient; starting at 1e-10 or 1e-5 it plateaus before dropping to the minimum, and noisy gradients escape soonest."}}
 def saddle(p):
     """F(x, y) = x^2 - y^2 + y^4 / 2: a saddle at (0, 0), minima F = -1/2 at (0, +-1). p (..., 2)."""
     p = np.asarray(p, dtype=float)
@@ -1363,7 +1363,7 @@ print(f"F* = {F_star:.10f} (L-BFGS, {lbfgs.nit} iterations, gradient norm {np.li
 # Now SGD from a random start, recording the gap $F(\theta_t) - F^\star$ every 25 steps; the noise floor of a
 # constant rate is the mean gap over the last third of the run.
 
-# %%
+# %% mystnb={"image": {"alt": "Gap to the optimum over 2000 SGD steps, log scale, mean of three seeds: constant learning rates 0.1, 0.2 and 0.4 stall at noise floors that rise with the rate, while cosine and 1/t decay from 0.4 keep falling below all of them."}}
 def sgd_gaps(lr, schedule, seed, steps=2000, batch=16, every=25):
     """Run SGD on the regularised softmax regression; return (steps, gap F - F*) every `every` steps."""
     r = np.random.default_rng(seed)
@@ -1441,7 +1441,7 @@ print(f"grid choice: lr = 2^{int(np.log2(grid_best))} = {grid_best:.3g}")
 # Then the range test: a single run of at most 150 steps (it stops once the loss explodes) from $10^{-5}$ to $10$, three seeds (each a different
 # initialization and minibatch order).
 
-# %%
+# %% mystnb={"image": {"alt": "Learning-rate range test on the digits MLP for three seeds: the minibatch loss stays flat for tiny rates, falls between about 1e-2 and 1, then explodes; markers show the steepest-descent and one-decade-below-minimum picks, both near 0.1."}}
 range_tests = {}
 for seed in SEEDS:
     model = fresh_mlp(seed)
@@ -1495,7 +1495,7 @@ for label in ("steepest", "decade below", "1e-4", "3.0"):
 # gradient norm at 1 bounds every step, $\lVert\Delta\theta\rVert \le \eta \cdot 1$ (before momentum), and the same
 # run trains.
 
-# %%
+# %% mystnb={"image": {"alt": "Gradient norm and minibatch loss of a deep MLP at learning rate 0.3, three seeds: without clipping the gradients spike and every run diverges within the first hundred steps; clipped at norm 1, all runs keep training and the loss falls well below ln 10."}}
 def deep_mlp(seed):
     r = np.random.default_rng(seed)
     return Sequential(Linear(64, 128, rng=r), ReLU(), Linear(128, 128, rng=r), ReLU(),
@@ -1594,16 +1594,24 @@ spread = {H: max(r[1] for r in runs) / min(r[1] for r in runs) for H, runs in se
 # same optimizer, schedule and rate (with `dlcourse.numpy_optim`, in under a second; results are cached).
 # Try: the largest rate that still trains with each optimizer (Adam's is smaller than
 # SGD's); momentum on the bowl at $\eta = 0.1$; batch 32 against 256; a schedule for Adam at $\eta = 0.1$
-# (printed below for three seeds, with the cosine decay alone as a control for the warm-up). In the book
-# the widget is static; the figure after it shows five rates.
+# (printed below for three seeds, with the cosine decay alone as a control for the warm-up). The static
+# figure after the explorer shows five rates at once.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 from dlcourse.widgets.optimization import LearningRateExplorer, lr_sweep_figure, mlp_run
 
 explorer = LearningRateExplorer(lr=0.1, optimizer="SGD + momentum", schedule="constant", batch_size=32)
 explorer
 
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: nine
+# learning rates for each of the four optimizers (constant schedule, batch 32, the bowl).
+
 # %%
+dlcourse.widgets.precomputed(explorer, {"lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0],
+                                        "optimizer": ["SGD", "SGD + momentum", "RMSprop", "Adam"]})
+
+# %% mystnb={"image": {"alt": "Left: SGD with momentum on the bowl at rates from 0.001 to 10, from barely moving to diverging at once. Right: validation loss of the digits MLP at the same rates: 0.1 is best, 0.01 next, 0.001 too slow, 1 stays high and 10 diverges at the first step."}}
 sweep_lrs = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 fig = lr_sweep_figure(lrs=sweep_lrs, optimizer="SGD + momentum", schedule="constant", batch_size=32)
 plt.show()

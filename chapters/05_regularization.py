@@ -77,7 +77,7 @@ print("PyTorch runs on:", device)
 # also gives 2, 4, 6, 8 for $n = 1..4$: the added product vanishes exactly on the data. The two rules
 # part ways as soon as the data end.
 
-# %%
+# %% mystnb={"image": {"alt": "The rules 2n and the quartic q(n) plotted for n from 1 to 6: both pass through the four data points 2, 4, 6, 8, then part ways, the line reaching 12 at n = 6 while the quartic shoots up to 132."}}
 def q(n):
     return n ** 4 - 10 * n ** 3 + 35 * n ** 2 - 48 * n + 24
 
@@ -228,7 +228,7 @@ def train_np(seed, epochs, dropout=None, early_stopping=None, curves=True, **sgd
 # %% [markdown]
 # Three seeds (`SEEDS`: initial weights and minibatch order), 100 epochs each:
 
-# %%
+# %% mystnb={"image": {"alt": "Loss and accuracy over 100 epochs of a large MLP on 200 digits, three seeds: training loss falls toward zero and training accuracy reaches 100%, while validation loss bottoms out and creeps up and validation accuracy levels off near 0.92."}}
 overfit_runs = [train_np(seed, epochs=100)[1] for seed in SEEDS]
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
@@ -444,7 +444,7 @@ print(f"largest difference, training: {train_gap:.1e}; test: {test_gap:.1e}")
 # hidden layers: a dropped unit (grey) loses all its connections, in both directions, for that example and
 # step. The weights of the surviving connections are the same in every thinned network.
 
-# %%
+# %% mystnb={"image": {"alt": "Diagrams of a 4-6-6-3 MLP: the full network used at test time, then three thinned networks from random dropout masks, in which dropped hidden units are greyed out and lose all their connections."}}
 def draw_mlp(ax, sizes, dropped=(), title=""):
     """Draw an MLP with layer sizes ``sizes``; ``dropped`` holds (layer, unit) pairs drawn greyed out."""
     pos = {(l, j): (l, (n - 1) / 2 - j) for l, n in enumerate(sizes) for j in range(n)}
@@ -529,7 +529,7 @@ def make_dropconnect_mlp(seed, p=0.5, width=256):
 # to 1) and $\beta$ (`bias`, 0) are learned. The picture: the values that share one $\mu$ and one
 # $\sigma^2$ (those of the front channel) are shaded; every other channel, behind it, gets its own.
 
-# %%
+# %% mystnb={"image": {"alt": "Two 3D blocks of cells: for BatchNorm1d on (N, C) the shaded values sharing one mean and variance are one channel across the batch; for BatchNorm2d on (N, C, H, W) they are one channel across the batch and all spatial positions."}}
 def shade_channel(ax, N, C, HW, channel, title):
     """A block of N x C x HW voxels (HW = 1: a flat table) with the values of one channel shaded."""
     filled = np.ones((N, C, HW), dtype=bool)
@@ -957,7 +957,7 @@ for (lam, seed), (rel, a1, a2, n1, n2) in adam_rows.items():
 # and a rotation by 180° turns a 6 into a 9. At test time one either leaves the input alone or lets several
 # augmented copies vote.
 
-# %%
+# %% mystnb={"image": {"alt": "Grid of six training digits (columns) in four rows: the original, shifted by one pixel, rotated by up to 15 degrees, and with added noise; every augmented copy is still clearly the same digit."}}
 shift = v2.RandomCrop(8, padding=1)                                 # pad by 1 px, crop 8x8: shifts of -1, 0, +1
 rotate = v2.RandomRotation(15)
 add_noise = v2.GaussianNoise(sigma=0.05, clip=True)
@@ -1085,7 +1085,7 @@ print(f"p with the lowest validation loss: {best_p}; its gap is smaller than wit
 # The static figure of the experiment (left: the first seed without and with dropout $p = 0.5$; right:
 # the gap for every $p$ and seed):
 
-# %%
+# %% mystnb={"image": {"alt": "Left: train and test loss for dropout p = 0 and p = 0.5 on one seed; dropout keeps the test curve closer to the training curve. Right: test-minus-train loss against drop probability for each seed, with the mean gap shrinking as p grows."}}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
 for p, color in [(0.0, "C0"), (0.5, "C2")]:
     run = drop_runs[p, DROP_SEEDS[0]]
@@ -1112,11 +1112,18 @@ plt.show()
 #
 # Move the sliders: drop probability, hidden width, training-set size. Every change trains the network for
 # real (about half a second; settings you return to are remembered). Try $p = 0.9$, and a training set of
-# 10 images. (In the book the widget is static: the figure above shows the same experiment.)
+# 10 images.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 explorer = DropoutExplorer(p=0.5, width=256, n_train=200)
 explorer
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: five
+# drop probabilities for three training-set sizes (width 256).
+
+# %%
+dlcourse.widgets.precomputed(explorer, {"p": [0.0, 0.2, 0.4, 0.6, 0.8], "n_train": [50, 200, 800]})
 
 # %% [markdown]
 # ### The ensemble view: many dropout passes against one scaled pass
@@ -1126,7 +1133,7 @@ explorer
 # probabilities of $K$ random passes ("Monte Carlo dropout"), and compare with the single deterministic
 # eval-mode pass.
 
-# %%
+# %% mystnb={"image": {"alt": "Test cross-entropy of the average of K Monte Carlo dropout passes against K on a log axis: a single pass is much worse, and averaging more passes steadily approaches the dashed line of the one deterministic, weight-scaled eval pass."}}
 mc_model = drop_runs[0.5, DROP_SEEDS[0]].model
 X_te32 = X_te.astype(np.float32)
 mc_model.eval()

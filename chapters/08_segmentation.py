@@ -110,7 +110,7 @@ print(f"scene {i}: classification:", shapes.class_names[largest], "  semantic:",
 # %% [markdown]
 # `torchvision.utils` draws boxes and masks onto a `uint8` image; we only choose the colours.
 
-# %%
+# %% mystnb={"image": {"alt": "One shapes image four ways: classification gives one label, semantic segmentation colours pixels by class, detection draws a box per object, instance segmentation gives each object its own mask"}}
 COLOURS = ["black", "red", "royalblue", "limegreen"]          # background, circle, square, triangle
 
 
@@ -233,7 +233,7 @@ field_of_view_ok = all(width == 1 + L * (k - 1) for (L, k), width in fov.items()
 # (blocky), **bilinear** interpolates between the four nearest pixels (smooth, a little blurry). Here a
 # shapes image shrunk to $8\times 8$ by average pooling, and blown up $\times 4$ again:
 
-# %%
+# %% mystnb={"image": {"alt": "A shapes image average-pooled to 8x8 and enlarged x4 again: nearest upsampling gives blocky squares, bilinear gives smooth but blurred shapes; neither recovers the original detail"}}
 image = torch.from_numpy(shapes.images[:1])                       # (1, 3, 32, 32)
 small = F.avg_pool2d(image, 4)                                    # (1, 3, 8, 8)
 panels = {"original 32x32": image, "pooled 8x8": small,
@@ -263,7 +263,7 @@ plt.show()
 # outer *edges* of the two rows line up, and samples before the first centre are clamped to it. Nearest
 # takes $x_\text{src} = \lfloor i\,s \rfloor$. Either way, a resize is a fixed matrix $A$ along each axis.
 
-# %%
+# %% mystnb={"image": {"alt": "Where 8 output pixels sample a 4-pixel input: with align_corners=True the first and last samples sit on the end pixel centres; with False they sit half a pixel apart, the first clamped to 0 and the last beyond the last centre"}}
 n_in, n_out = 4, 8
 i_out = np.arange(n_out)
 src_true = i_out * (n_in - 1) / (n_out - 1)                       # align_corners=True
@@ -390,7 +390,7 @@ class Upsample(Module):
 # from each border, and `output_padding` adds some back at the bottom and right.) A $2\times 2$ input with a
 # $3\times 3$ kernel and stride 2, as four loops:
 
-# %%
+# %% mystnb={"image": {"alt": "Transposed convolution as stamping: each of the four input pixels adds a scaled copy of the 3x3 kernel at stride 2, and the 5x5 output sums the overlapping stamps (10 at the centre)"}}
 x_tiny = np.array([[1.0, 2.0], [3.0, 4.0]])                       # (H, W) = (2, 2)
 k_tiny = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 1.0], [1.0, 1.0, 1.0]])   # (kh, kw) = (3, 3)
 stride_tiny = 2
@@ -539,7 +539,7 @@ print(f"max |T - C^T| = {transpose_is_adjoint_error:.1e}")
 # axis, and "upsample, then convolve" covers every pixel equally by construction. We measure the
 # standard deviation of the output away from the border (where fewer stamps reach in every case):
 
-# %%
+# %% mystnb={"image": {"alt": "Upsampling a constant input with all-ones weights: transposed k=3, s=2 gives a checkerboard (std 1.09 inside), while transposed k=4, s=2 and nearest-then-conv give a flat interior (std 0)"}}
 def ones_layer(layer):
     for p in layer.params.values():
         p[...] = 1.0
@@ -633,7 +633,7 @@ def nms(boxes, scores, iou_threshold):
 # On one shapes image: around each true box we scatter eight noisy guesses (corners moved by about 8% of
 # the box size) with random scores, as a detector might, and let NMS clean them up.
 
-# %%
+# %% mystnb={"image": {"alt": "Non-maximum suppression on one shapes image: many noisy overlapping guesses around each object on the left, one box per object kept on the right, each close to the dashed true box"}}
 def draw_boxes(ax, boxes, color, **kwargs):
     for x1, y1, x2, y2 in boxes:                                  # x2, y2: the last column and row
         ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, ec=color, **kwargs))
@@ -988,7 +988,7 @@ for name in nets:
 # Predicted masks of both networks (seed `SEEDS[0]`) next to the truth, for a few test images; the last
 # row shows the band in which the boundary IoU is counted.
 
-# %%
+# %% mystnb={"image": {"alt": "Six test images with true masks and FCN and U-Net predictions, plus the boundary band: both name most shapes, U-Net outlines follow the true edges more closely while FCN masks are blobbier"}}
 show = [0, 1, 2, 3, 4, 5]
 preds = {name: predict(seg_models[name][SEEDS[0]], shapes_test.images[show]) for name in nets}
 cmap = plt.get_cmap("viridis", 4)
@@ -1141,7 +1141,7 @@ print(f"targets {tuple(det_targets.shape)}; {n_train_boxes} boxes, {n_shared} sh
 # centre, and the box is decoded back from the target (`decode_grid` below turns targets or network
 # outputs into boxes).
 
-# %%
+# %% mystnb={"image": {"alt": "Three training images with the 8x8 detection grid: the cell holding each object centre is shaded, the centre is a dot and the box decoded from the target encloses the object"}}
 def draw_grid_targets(ax, i):
     img, t = shapes.images[i].transpose(1, 2, 0), det_targets[i]          # (32, 32, 3), (8, 8, 8)
     cell = img.shape[0] / GRID
@@ -1461,13 +1461,21 @@ print(f"mAP@0.5: {det_ap:.3f} on shapes_test ({det_val_ap:.3f} on shapes_val)")
 # Try a confidence of 0.1 (more boxes, recall up, precision down) and an NMS IoU of 1.0 (no suppression:
 # duplicates come back as false positives).
 
-# %%
+# %% mystnb={"image": {"alt": "Grid detector on four test images: kept boxes with class and score sit on the dashed true boxes; beside them the precision-recall curve stays high over most of the recall range and drops at its end; the current thresholds are marked"}}
 fig = detection_figure(det_test_out, shapes_test, conf_threshold=CONF, iou_threshold=NMS_IOU)
 plt.show()
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 det_explorer = DetectionExplorer(det_model, shapes_test)
 det_explorer
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: eight
+# confidence thresholds for three NMS IoU thresholds (1.0: no suppression).
+
+# %%
+dlcourse.widgets.precomputed(det_explorer, {"conf_threshold": [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9],
+                                            "iou_threshold": [0.3, 0.5, 1.0]})
 
 # %% tags=["nbval-ignore-output"]
 det_explorer.controls["iou_threshold"].value = 0.3           # a new NMS threshold: the slowest update
@@ -1515,7 +1523,7 @@ print(f"{n_objects} objects: {n_exact} recovered exactly ({cc_exact_fraction:.1%
 # in two by an occluder becomes two). Left to right: the image, the semantic mask, its components, the
 # true instances.
 
-# %%
+# %% mystnb={"image": {"alt": "Two failure cases of connected components: touching objects of one class merge into one component, so the count of components is lower than the number of true instances"}}
 merged_at = [i for i, (s, t) in enumerate(zip(shapes_test.semantic, shapes_test.instances))
              if instances_from_semantic(s).max() < t.max()][:2]
 fig, axes = plt.subplots(len(merged_at), 4, figsize=(8, 2.1 * len(merged_at)), squeeze=False)

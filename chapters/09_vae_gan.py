@@ -96,7 +96,7 @@ print(digits)
 # We start where every density is visible: a 2-D toy, a ring of 8 Gaussians (real samples in blue), and
 # a Gaussian fitted to it (orange), the "noise" reference every metric is read against.
 
-# %%
+# %% mystnb={"image": {"alt": "2-D toy data: eight tight clusters of real samples on a ring, overlaid on a broad Gaussian cloud fitted to the same mean and spread, which covers the ring and its empty centre alike"}}
 ring_real = sample_ring(2000, rng)                                     # (2000, 2)
 ring_noise = rng.normal(size=(2000, 2)) * ring_real.std(0) + ring_real.mean(0)   # same mean and spread
 fig, ax = plt.subplots(figsize=(3.6, 3.6))
@@ -151,7 +151,7 @@ def squared_error(X, X_hat) -> float:
     return float(((np.asarray(X, np.float64) - np.asarray(X_hat, np.float64)) ** 2).sum(1).mean())
 
 
-# %%
+# %% mystnb={"image": {"alt": "The mean digit image and the first 8 principal components of the 8x8 digits, shown as red-blue images: each component is a smooth stroke-like pattern of positive and negative pixels"}}
 pca_error = {}
 for k in (2, 8):
     mean, comps = pca(X_train, k)                                       # (64,), (k, 64)
@@ -278,7 +278,7 @@ def generator_loss_grad(fake_logits, saturating: bool = False):
     return (-s if saturating else s - 1.0) / fake_logits.size
 
 
-# %%
+# %% mystnb={"image": {"alt": "Generator loss and its gradient against the discriminator logit on a fake: where D rejects the fakes (logit well below 0) the saturating loss is flat with gradient near 0, the non-saturating one keeps gradient near -1"}}
 fake_logit = np.linspace(-8, 4, 200)                               # the discriminator's logit on a fake
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 for sat, name in ((True, "saturating: log(1 - D(G(z)))"), (False, "non-saturating: -log D(G(z))")):
@@ -398,7 +398,7 @@ for seed in SEEDS:
 # Same code size, but an MLP on each side (64-128-$k$ and $k$-128-64, ReLU). Below, the test
 # reconstructions of PCA and of the nonlinear autoencoder at $k = 2$ (first row: the originals).
 
-# %%
+# %% mystnb={"image": {"alt": "Ten test digits (top), their PCA reconstructions with a 2-D code (middle) and the nonlinear autoencoder ones with a 2-D code (bottom): the autoencoder keeps more digits recognisable than PCA"}}
 ae = {(k, s): train_autoencoder(k, s, AE_STEPS) for k in (2, 8) for s in SEEDS}
 ae_error = {key: squared_error(X_test, reconstruct(m, X_test)) for key, m in ae.items()}
 ae_val_error = {key: squared_error(X_val, reconstruct(m, X_val)) for key, m in ae.items()}
@@ -472,7 +472,7 @@ def negative_elbo(vae, X, seed: int = 0) -> float:
     with torch.no_grad():
         return float(vae.loss(torch.as_tensor(X, dtype=torch.float32), torch.Generator().manual_seed(seed)))
 
-# %%
+# %% mystnb={"image": {"alt": "Scatter of the VAE 2-D codes of the test digits coloured by digit class: the codes form clusters by digit inside a blob of about unit size around 0, although no label was used in training"}}
 vaes, vae_val, vae_test = {}, {}, {}
 for seed in SEEDS:
     vaes[seed] = train_vae(X_train, seed=seed, steps=VAE_STEPS)
@@ -495,7 +495,7 @@ plt.show()
 # unit size, as the KL term asks. Decode a regular grid of codes over $[-2.5, 2.5]^2$: every code
 # decodes to a digit-like image, and neighbouring codes to similar ones.
 
-# %%
+# %% mystnb={"image": {"alt": "A 10x10 grid of images decoded from evenly spaced VAE codes: every code gives a digit-like image, and neighbouring codes morph smoothly between digits such as 0, 6, 9, 1, 2 and 7"}}
 grid = np.linspace(-2.5, 2.5, 10)
 codes = np.array([[a, b] for b in grid[::-1] for a in grid], dtype=np.float32)    # (100, 2), rows: z2 falls
 with torch.no_grad():
@@ -507,7 +507,7 @@ plt.show()
 # **Interpolation.** Encode two test digits, walk along the straight line between their codes and
 # decode each point: the image morphs from one digit into the other through plausible shapes.
 
-# %%
+# %% mystnb={"image": {"alt": "A test 0, eight images decoded along the straight line between its VAE code and that of a test 7, and the 7: the decoded image morphs gradually from one digit into the other"}}
 a, b = int(np.flatnonzero(digits.y_test == 0)[0]), int(np.flatnonzero(digits.y_test == 7)[0])
 t = np.linspace(0, 1, 8, dtype=np.float32)[:, None]                                  # (8, 1)
 path = (1 - t) * mu_test[a] + t * mu_test[b]                                           # (8, 2)
@@ -629,7 +629,7 @@ ring_samples = {name: h[-1][1][1] for name, h in ring_hist.items()}             
 print(f"{len(RING_SEEDS)} seeds x {RING_STEPS} steps per configuration, CPU seconds: "
       + ", ".join(f"{v:.1f}" for v in ring_seconds.values()))
 
-# %%
+# %% mystnb={"image": {"alt": "Modes of the 8-Gaussian ring covered per GAN run over training, for beta1 0.5, 0.5 with label smoothing, and 0.9, with final samples below: beta1 0.9 covers far fewer modes and collapses onto part of the ring"}}
 fig, axes = plt.subplots(2, 3, figsize=(10, 6.2))
 for ax, (name, m) in zip(axes[0], modes.items()):
     for j, s in enumerate(RING_SEEDS):
@@ -686,7 +686,7 @@ print("MMD^2 (median bandwidth): real", f"{rbf_mmd2(ring_real[:1000], ring_held_
 # $32 \to 128 \to 128 \to 64$ with a sigmoid output (pixels in $(0,1)$), discriminator
 # $64 \to 128 \to 1$ with LeakyReLU, two seeds side by side.
 
-# %%
+# %% mystnb={"image": {"alt": "Thirty samples from the GAN trained on the 8x8 digits: most look like blotchy, noisy digits after this short training"}}
 X_train_t = torch.tensor(X_train)
 dgan_gen = torch.Generator().manual_seed(SEEDS[0])
 DIGIT_SEEDS = SEEDS[:2]
@@ -734,7 +734,7 @@ print(f"VAE (k = 2, mean code): " + ", ".join(f"{vae_rec_error[s]:.3f}" for s in
 # can do), uniform noise, and real digits with their pixels shuffled. The VAE's samples are decoded
 # random codes $z\sim\mathcal{N}(0, I)$.
 
-# %%
+# %% mystnb={"image": {"alt": "Thirty images decoded from random VAE codes: plausible but blurry digits of many different classes"}}
 scorer = digit_scorer()
 h_digits = median_bandwidth(X_train)
 noise_digits = rng.uniform(0, 1, size=(450, 64)).astype(np.float32)
@@ -768,11 +768,19 @@ plt.show()
 # beside it, with a marker at the code); the decoded digit and the judge's verdict update at once. The
 # widget trains its own VAE (same settings, seed 0, about two seconds) so that it works on its own.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 from dlcourse.widgets.latent import LatentExplorer
 
 explorer = LatentExplorer(z1=0.0, z2=0.0)
 explorer
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: codes
+# on a 7 x 7 grid of the plane.
+
+# %%
+dlcourse.widgets.precomputed(explorer, {"z1": [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0],
+                                        "z2": [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]})
 
 # %% [markdown]
 # ## Claims checked

@@ -172,7 +172,7 @@ def q_sample(x0, t, alpha_bars, noise):
 # The schedule, and what it does to the two moons (standardised to zero mean and unit variance per axis)
 # and to a digit (pixels scaled to $[-1, 1]$, the range DDPM uses for images):
 
-# %%
+# %% mystnb={"image": {"alt": "Two figures. The schedule over 100 steps: signal weight falls from 1 to 0 as noise weight rises, and the signal-to-noise ratio falls steeply. Then two moons and a digit noised at t = 1, 10, 25, 50, 100, fading into pure noise"}}
 betas = linear_betas(T)                                          # (T,)
 alpha_bars = alpha_bar(betas)                                    # (T,)
 moons = data.make_toy("moons", n=4000, noise=0.05, test_size=0.5)
@@ -218,9 +218,16 @@ plt.show()
 # weights $\sqrt{\bar\alpha_t}$ and $\sqrt{1-\bar\alpha_t}$ change. Where does the digit stop being readable,
 # and what is the SNR there?
 
-# %%
+# %% tags=["remove-output"]
 explorer = DiffusionExplorer(t=10, T=T)
 explorer
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: twelve
+# steps from almost clean to pure noise.
+
+# %%
+dlcourse.widgets.precomputed(explorer, {"t": [1, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100]})
 
 # %% [markdown]
 # ### Two checks of the closed form, measured
@@ -653,7 +660,7 @@ for seed in SEEDS:
           f"MMD^2 {moon_results[seed][2]:.4f}")
 print(f"{len(SEEDS)} models sampled, {len(SEEDS) - 1} of them trained here, in {time.process_time() - start:.1f} s CPU")
 
-# %%
+# %% mystnb={"image": {"alt": "Two-moons training data, Gaussian noise, and DDPM samples that reproduce the two moons closely; the training losses of three seeds fall quickly and then flatten together"}}
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
 panels = (("training data", moons.X_train[:n_show]), ("noise N(0, I)", moon_refs["noise N(0, I)"]),
           (f"DDPM samples (seed {SEEDS[0]})", moon_samples[SEEDS[0]]))
@@ -727,7 +734,7 @@ for name, s in digit_ref_scores.items():
 # time. The one setting chosen from data, the default guidance scale, is chosen on the validation digits.
 # First, plain ancestral sampling: 100 DDPM steps, no label.
 
-# %%
+# %% mystnb={"image": {"alt": "Thirty unconditional DDPM samples of 8x8 digits with the referee label above each: most are recognisable digits of varied classes"}}
 unet = DigitUNet(T)
 start = time.process_time()
 unet_losses = train_denoiser(unet, X_digits, DIGIT_STEPS, lr=3e-3, seed=SEEDS[0], y=digits.y_train,
@@ -750,7 +757,7 @@ plt.show()
 # The same network, sampled deterministically with DDIM on 5, 10, 20 and 50 of the 100 steps, from the
 # same starting noise (same seed). Each step is one network call, so the time falls in proportion.
 
-# %%
+# %% mystnb={"image": {"alt": "Sample quality against sampling steps: DDIM MMD to real digits falls and its confident share rises from 5 to 50 steps, nearing 100-step DDPM; all stay above the real-digit MMD"}}
 DDIM_STEPS = (5, 10, 20, 50)
 ddim_scores, ddim_times, ddim_digits = {}, {}, {}
 for n_steps in DDIM_STEPS:
@@ -823,7 +830,7 @@ W_DEFAULT = min((w for w in GUIDANCE if w >= 1), key=val_mmd.get)        # chose
 print("validation MMD^2 per scale:", {w: round(v, 4) for w, v in val_mmd.items()},
       f"-> default guidance scale w = {W_DEFAULT:g}")
 
-# %%
+# %% mystnb={"image": {"alt": "Guided samples for digits 0 to 9: with guidance w = 1 (top rows) some digits are hard to read, with w = 4 (bottom rows) every requested digit is clear, thicker and the two rows look more alike"}}
 show = np.concatenate([guided_digits[w][:20] for w in (1.0, 4.0)])          # (40, 1, 8, 8)
 image_grid(show, labels=np.tile(np.arange(10), 4), title="guidance w = 1 (top two rows) and w = 4 (bottom two)")
 plt.show()

@@ -104,7 +104,7 @@ print(f"hard lookup: {hard:.0f} M$ (the closest film only);  soft lookup: {soft:
 # factor $\beta$ before the softmax moves between the two: $\beta \to 0$ gives the plain average of the
 # values, $\beta \to \infty$ the hard lookup.
 
-# %%
+# %% mystnb={"image": {"alt": "Prediction of the soft lookup against the sharpness beta: at beta 0 it equals the plain average of the values, and as beta grows it falls towards the hard lookup of the closest film, which it reaches at beta 16"}}
 betas = np.array([0.0, 0.5, 1, 2, 4, 8, 16])
 predictions = [(np.exp(b * scores) / np.exp(b * scores).sum()) @ values for b in betas]
 fig, ax = plt.subplots(figsize=(5, 2.8))
@@ -403,7 +403,7 @@ def backward(self, grad_output):
 # so that the dot product of two positions' codes depends on their distance only; GPT and ViT instead
 # *learn* one vector per position (an `nn.Embedding`), as we do below.
 
-# %%
+# %% mystnb={"image": {"alt": "Left: sinusoidal position codes, fast oscillations in the first dimensions and slow ones in the last. Right: dot products between the codes of 64 positions, largest on the diagonal and depending only on the distance"}}
 def sinusoidal_positions(length, dim):
     """(length, dim) sinusoidal position codes of Vaswani et al."""
     t = np.arange(length)[:, None]                                  # (length, 1)
@@ -741,7 +741,7 @@ for seed, (_, _, _, seconds) in gpt_runs.items():
     print(f"seed {seed}: {gpt_bpc[seed]:.2f} bits per character on the validation text ({seconds:.0f} s CPU); "
           f"bigram {bigram_bpc:.2f}: {bigram_bpc - gpt_bpc[seed]:.2f} bits better")
 
-# %%
+# %% mystnb={"image": {"alt": "Validation bits per character of two GPT runs against training steps: both curves fall together and drop below the bigram line within about 200 steps, ending more than a bit per character better"}}
 fig, ax = plt.subplots(figsize=(5, 3))
 for seed, (_, at, curve, _) in gpt_runs.items():
     ax.plot(at, curve, "o-", label=f"GPT, seed {seed}")
@@ -766,7 +766,7 @@ plt.show()
 # (a query) draws from each earlier position (the keys). Every row sums to 1 and nothing lies above the
 # diagonal.
 
-# %%
+# %% mystnb={"image": {"alt": "Causal attention maps of two layers with four heads on a 32-character snippet: all weight lies on or below the diagonal; one first-layer head attends to the current character, second-layer heads reach further back"}}
 snippet = val_ids[1000:1032]                                         # 32 characters of validation text
 for block in gpt.blocks:
     block.keep_weights = True
@@ -809,7 +809,7 @@ maps_above_diagonal = max(np.triu(m, 1).max() for m in maps)
 # distribution of the character after a prompt at three temperatures; the texts below are continued
 # from the same prompt.
 
-# %%
+# %% mystnb={"image": {"alt": "Distribution of the next character after the prompt The, at temperatures 0.5, 1 and 1.5: low temperature concentrates probability on the top few characters, high temperature flattens it and raises the entropy"}}
 from dlcourse.widgets.sampling import TorchCharModel, sample_text, temperature_view
 
 char_model = TorchCharModel(gpt, chars, BLOCK)
@@ -832,7 +832,7 @@ for tau in (0.5, 1.0, 1.5):
 # apart. The explorer below redraws the distribution and a new sample for any temperature (the
 # figure above is its static counterpart). It starts with the bigram model, which needs no training.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 from dlcourse.widgets.sampling import TemperatureExplorer
 
 explorer = TemperatureExplorer(prompt="The ", temperature=1.0)   # the bigram model of the same text
@@ -844,6 +844,13 @@ explorer
 
 # %% tags=["nbval-ignore-output"]
 explorer.use_model(char_model, "GPT")
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: the
+# GPT's next-character distribution and a sample at eight temperatures.
+
+# %%
+dlcourse.widgets.precomputed(explorer, {"temperature": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0]})
 
 # %% [markdown]
 # ### A Vision Transformer against a CNN on the digits

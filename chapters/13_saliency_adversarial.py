@@ -256,7 +256,7 @@ linear.float()
 # images. They look like blurred templates of the digits, with negative weight where other digits put
 # ink. A deep network's saliency is different for every image.
 
-# %%
+# %% mystnb={"image": {"alt": "The ten weight rows of the linear digit classifier drawn as 8x8 images in red and blue: blurred templates of each digit, with negative weight where other digits put ink"}}
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.3))
 for c, ax in enumerate(axes):
     ax.imshow(W[c].reshape(8, 8), cmap="bwr", vmin=-np.abs(W).max(), vmax=np.abs(W).max())
@@ -410,7 +410,7 @@ clean = {seed: accuracy(m(X_test), y_test) for seed, m in models.items()}
 print("test accuracy:", {seed: f"{a:.1%}" for seed, a in clean.items()})
 cnn = models[SEEDS[0]]
 
-# %%
+# %% mystnb={"image": {"alt": "A test digit with the 16 first-layer 3x3 filters of the CNN (red positive, blue negative) and their ReLU activation maps on it: each map lights up the strokes or edges matching its filter"}}
 filters = cnn[0].weight.detach()[:, 0]                         # (16, 3, 3) first-layer filters
 with torch.no_grad():
     maps = torch.relu(cnn[0](X_test[:1]))[0]                   # (16, 8, 8) their ReLU activations on one digit
@@ -433,7 +433,7 @@ plt.show()
 #
 # ### Heat maps on the digits
 
-# %%
+# %% mystnb={"image": {"alt": "Six test digits with four heat maps each: gradient and SmoothGrad maps are speckled pixel by pixel, occlusion and Grad-CAM highlight coarser regions around the strokes"}}
 idx = torch.arange(6)
 x6, y6 = X_test[idx], y_test[idx]
 heat = {"gradient": gradient_saliency(cnn, x6, y6),
@@ -500,7 +500,7 @@ print("fraction of heat-map mass inside the object (mean over", N_HEAT, "test im
 for name in METHODS:
     print(f"  {name:11s}", "  ".join(f"seed {s}: {inside[name, s]:.2f}" for s in SHAPE_SEEDS))
 
-# %%
+# %% mystnb={"image": {"alt": "Five shapes images with the object outlined, and their gradient, SmoothGrad, occlusion and Grad-CAM heat maps: SmoothGrad spreads over the textured background, Grad-CAM and occlusion concentrate nearer the object"}}
 show = slice(0, 5)
 fig, axes = plt.subplots(5, 5, figsize=(7, 7))
 for i in range(5):
@@ -529,7 +529,7 @@ plt.tight_layout(); plt.show()
 # claims, `EPS`, is chosen on the validation split: the smallest grid value at which FGSM brings the
 # first model's validation accuracy below one half. PGD's step size is chosen on validation too.
 
-# %%
+# %% mystnb={"image": {"alt": "Test accuracy of three digit CNNs against the attack budget epsilon: near-clean accuracy at tiny budgets, then a steep fall; at the chosen budget PGD (dashed) is below FGSM on every model, and both near 0 at 0.3"}}
 EPS_GRID = [0.0, 0.007, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3]
 val_fgsm = [accuracy(cnn(fgsm(cnn, X_val, y_val, e)), y_val) for e in EPS_GRID]
 EPS = min(e for e, a in zip(EPS_GRID, val_fgsm) if a < 0.5)
@@ -560,7 +560,7 @@ for seed in SEEDS:
 # are misclassified, and PGD, with ten smaller steps, always does at least as much damage as FGSM's one.
 # Here is what the attack adds: each pixel moved by $\pm\epsilon$ (clipped at 0 and 1).
 
-# %%
+# %% mystnb={"image": {"alt": "Four test digits, the PGD perturbation of plus or minus epsilon per pixel, and the attacked images: the digits still look the same to the eye, but most are now read as a different digit with high confidence"}}
 x4, y4 = X_test[:4], y_test[:4]
 adv4 = pgd(cnn, x4, y4, EPS, step_size=STEP)
 prob_clean, prob_adv = torch.softmax(cnn(x4), 1).detach(), torch.softmax(cnn(adv4), 1).detach()
@@ -633,11 +633,19 @@ print(f"cost in clean accuracy, averaged over the seeds: {np.mean(cost):+.1%}")
 # clean image, the perturbation, the attacked image and the network's probabilities (the figure above is
 # its static counterpart). It uses our first digits CNN.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 from dlcourse.widgets.adversarial import EpsilonExplorer
 
 explorer = EpsilonExplorer(model=cnn, images=X_test, labels=y_test, epsilon=EPS)
 explorer
+
+# %% [markdown]
+# Without a running kernel, e.g. in the web version, the slider below swaps precomputed figures: ten
+# budgets for each attack, on the same test digit.
+
+# %%
+dlcourse.widgets.precomputed(explorer, {"epsilon": [0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
+                                        "method": ["fgsm", "pgd"]})
 
 # %% [markdown]
 # ## Claims checked

@@ -24,6 +24,7 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 - :mod:`dlcourse.gradcheck`   numerical gradients (chapter 03)
 - :mod:`dlcourse.parity`      the twin checker: a NumPy layer against its PyTorch twin (chapter 03)
 - :mod:`dlcourse.numpy_optim` optimizers, schedulers and the NumPy training loop (chapter 04)
+- :mod:`dlcourse.mnist1d_models` chapter 06's MNIST-1D networks (trained again in chapter 11)
 - :mod:`dlcourse.resnet`      chapter 07's ResNet-18 by hand
 - :mod:`dlcourse.boxes`       chapter 08's box IoU and non-maximum suppression
 - :mod:`dlcourse.detection`   chapter 08's grid detector
@@ -31,6 +32,8 @@ Generated from the chapters' ``#| export`` cells by ``make export`` (never edit 
 - :mod:`dlcourse.diffusion`   chapter 10's noise schedule, forward process and reverse steps
 - :mod:`dlcourse.charlm`      chapter 11's character-level text and bigram model
 - :mod:`dlcourse.saliency`    chapter 13's heat maps and adversarial attacks
+- :mod:`dlcourse.rl`          chapter 15's MDPs, value iteration, Q-learning, REINFORCE in NumPy and tree search
+- :mod:`dlcourse.rl_torch`    chapter 15's DQN and REINFORCE on CartPole, several seeds side by side
 
 At the top level: :func:`setup` (the first line of every chapter), :func:`seeds`, :func:`device` and
 :func:`seed_everything`.

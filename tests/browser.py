@@ -68,3 +68,33 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Accessibility: axe-core (the engine of the browsers' accessibility tools), pinned and offline: the
+# axe.min.js bundled in the axe-playwright-python wheel is injected into the page, nothing is fetched.
+# --------------------------------------------------------------------------------------------------
+
+BLOCKING_IMPACTS = ("critical", "serious")
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe-core on the loaded page; one dict per violated rule: rule, impact, help, helpUrl and the
+    offending elements (CSS selectors and the start of their HTML)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    response = Axe().run(page, options={"resultTypes": ["violations"]}).response
+    return [{"rule": v["id"], "impact": v.get("impact") or "minor", "help": v["help"], "helpUrl": v["helpUrl"],
+             "nodes": [{"target": " ".join(map(str, n["target"])), "html": n["html"][:160]} for n in v["nodes"]]}
+            for v in response["violations"]]
+
+
+def describe_violations(page_name: str, violations: list[dict], limit: int = 5) -> str:
+    """A readable account of violations: rule, impact, what it asks, and the first offending elements."""
+    lines = []
+    for v in violations:
+        lines.append(f"{page_name}: {v['rule']} ({v['impact']}, {len(v['nodes'])} elements): {v['help']}")
+        lines += [f"    {n['target']}    {n['html']}" for n in v["nodes"][:limit]]
+        if len(v["nodes"]) > limit:
+            lines.append(f"    ... and {len(v['nodes']) - limit} more")
+    return "\n".join(lines)

@@ -175,3 +175,54 @@ def test_instructor_book_adds_the_solutions(instructor_html):
     missing = [f for f in toc_files(ROOT / "_toc_instructor.yml") if not (instructor_html / f"{f}.html").exists()]
     assert not missing, f"pages in _toc_instructor.yml without an html page: {missing}"
     assert book.external_references(instructor_html) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Alt texts: every figure of the built book says what it shows
+# --------------------------------------------------------------------------------------------------
+
+IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+ALT_ATTR = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+SRC_ATTR = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+FILE_NAME_ALT = re.compile(r"(\.(png|jpe?g|svg|gif|webp)\s*$)|_images/", re.IGNORECASE)
+
+
+def bad_alt_texts(html_dir: Path, pages: list[str]) -> list[str]:
+    """``page: <img src>: why`` for every image without an alt, with an empty one or with a file name."""
+    import html as html_lib
+
+    found = []
+    for name in pages:
+        for tag in IMG_TAG.findall((html_dir / f"{name}.html").read_text(encoding="utf-8")):
+            m, src = ALT_ATTR.search(tag), (SRC_ATTR.search(tag) or [None, "?"])[1]
+            src = src[:40] + "..." if src.startswith("data:") else src
+            alt = html_lib.unescape(next(g for g in m.groups() if g is not None)) if m else None
+            if alt is None:
+                found.append(f"{name}: <img src={src!r}> has no alt text")
+            elif not alt.strip():
+                found.append(f"{name}: <img src={src!r}> has an empty alt text")
+            elif FILE_NAME_ALT.search(alt.strip()):
+                found.append(f"{name}: <img src={src!r}> has a file name as alt text ({alt[:60]!r})")
+    return found
+
+
+def test_bad_alt_texts_are_found(tmp_path):
+    (tmp_path / "p.html").write_text(
+        '<img src="a.png"><img src="b.png" alt=""><img alt="../_images/af75.png" src="../_images/af75.png">'
+        '<img src="c.svg" alt="plot.svg"><img src="d.png" alt="Loss falls from 2.3 to 0.1 in 10 epochs">'
+        "<IMG SRC='e.png' ALT='Two moons: the classes interleave'>", encoding="utf-8")
+    found = bad_alt_texts(tmp_path, ["p"])
+    assert found == ["p: <img src='a.png'> has no alt text", "p: <img src='b.png'> has an empty alt text",
+                     "p: <img src='../_images/af75.png'> has a file name as alt text ('../_images/af75.png')",
+                     "p: <img src='c.svg'> has a file name as alt text ('plot.svg')"], found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build", ["student", "instructor"])
+def test_every_image_of_the_book_has_a_meaningful_alt_text(build, request):
+    html = request.getfixturevalue(f"{build}_html")
+    toc = ROOT / ("_toc.yml" if build == "student" else "_toc_instructor.yml")
+    found = bad_alt_texts(html, toc_files(toc))
+    assert not found, (f"images of the {build} book whose alt text says nothing (give the cell that draws the "
+                       'figure a header like `# %% mystnb={"image": {"alt": "What is plotted and the point it '
+                       'makes"}}`):\n' + "\n".join(found))

@@ -44,6 +44,7 @@ WIDGETS = {
     # the chapter's network and test digits are trained/loaded in between: None makes the explorer use its own
     # small cached digits CNN (about 1 s)
     "13_saliency_adversarial": ("EpsilonExplorer", [], "cnn = X_test = y_test = None\nEPS = 0.15"),
+    "15_deep_rl": ("GridworldExplorer", []),
 }
 
 
@@ -315,3 +316,44 @@ def test_temperature_widget_in_jupyterlab(widgets_page):
 def test_epsilon_widget_in_jupyterlab(widgets_page):
     seconds = drive_slider(widgets_page, "13_saliency_adversarial", "epsilon", "lab-13_saliency-epsilon-widget.png")
     assert seconds < 5, f"the epsilon widget took {seconds:.1f} s to redraw in the browser"
+
+
+def test_gridworld_widget_in_jupyterlab(widgets_page):
+    for label in ("discount", "epsilon"):
+        seconds = drive_slider(widgets_page, "15_deep_rl", label, f"lab-15_deep_rl-{label}-widget.png")
+        assert seconds < 5, f"the gridworld widget took {seconds:.1f} s to redraw after the {label} slider"
+
+
+def test_widgets_are_named_and_keyboard_operable(widgets_page):
+    """Screen readers and keyboards: every widget figure is an <img> with a non-empty alt text (the explorer's
+    alt_text), every slider handle has an accessible name (its description), and a slider reached by Tab
+    (after a click on its label) moves with ArrowRight and the figure and its alt text change."""
+    page = widgets_page
+    assert cell_errors(page) == []
+    widget = widget_of(page, "10_diffusion")
+    img = widget.locator(".widget-html img").last
+    img.wait_for(timeout=20000)
+    before, alt_before = img.get_attribute("src"), img.get_attribute("alt")
+    assert alt_before.startswith("Diffusion step t = 10 of ")
+    slider = widget.locator(".widget-slider", has=page.locator("label:text-is('t')")).first
+    slider.locator(".widget-label").click()               # the focus starts here; Tab reaches the handle
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => [document.activeElement.getAttribute('role'), "
+                            "document.activeElement.getAttribute('aria-label')]")
+    assert focused == ["slider", "t"], focused
+    page.keyboard.press("ArrowRight")
+    wait_for_new_image(widget, before, timeout_s=20)
+    assert img.get_attribute("alt").startswith("Diffusion step t = 11 of ")
+    assert slider.locator("[role=slider]").get_attribute("aria-valuetext") == "11"
+    # every widget of the page: figures with alt texts, named slider handles, labelled dropdowns
+    alts = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output .widget-vbox .widget-html img')]"
+                         ".map(i => i.getAttribute('alt') || '')")
+    assert len(alts) == len(WIDGETS) and all(len(a) > 20 for a in alts), alts
+    names = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output [role=slider]')]"
+                          ".map(h => h.getAttribute('aria-label') || '')")
+    assert len(names) >= len(WIDGETS) and all(names), names
+    selects = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output .widget-dropdown select')]"
+                            ".map(s => s.labels.length ? s.labels[0].textContent.trim() : '')")
+    assert selects and all(selects), selects
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(SHOTS / "lab-keyboard-diffusion-widget.png"))

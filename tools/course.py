@@ -3,7 +3,7 @@
     python -m tools.course export [--check]       chapters' `#| export <module>` cells -> dlcourse/<module>.py
     python -m tools.course exercises [--check]    solutions/NN_*.py -> exercises/NN_*.py + .ipynb
     python -m tools.course toc [--check]          _toc.yml + solutions/ -> _toc_instructor.yml
-    python -m tools.course check                  pairing + template + export + exercise + toc drift, all at once
+    python -m tools.course check                  pairing + template + alt texts + export + exercise + toc drift
     python -m tools.course execute FILE.py ...    re-execute paired notebooks from their .py source
     python -m tools.course book [--instructor]    build the Jupyter Book (see tools/book.py)
 
@@ -490,6 +490,66 @@ def template_problems(root: Path = ROOT) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------------------------------------
+# alt texts of figures: the book gives an output image the alt text of its cell's `mystnb` metadata
+# (myst-nb's render_image_options); without one, the <img> gets its own file path as alt text.
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+ALT_HEADER = '# %% mystnb={"image": {"alt": "What is plotted, and the point it makes"}}'
+FILE_LIKE_ALT = re.compile(r"(\.(png|jpe?g|svg|gif|webp|pdf)\s*$)|_images/|^\.\./|^[0-9a-f]{32,}", re.IGNORECASE)
+
+
+def alt_text_problem(alt) -> str | None:
+    """Why ``alt`` is no usable alt text for a figure (None when it is one)."""
+    if not isinstance(alt, str) or not alt.strip():
+        return "has no alt text"
+    if FILE_LIKE_ALT.search(alt.strip()):
+        return f"has an alt text that is a file name ({alt.strip()[:60]!r})"
+    return None
+
+
+def cell_alt_text(cell):
+    """The alt text myst-nb gives the cell's output images: ``metadata.mystnb.image.alt``."""
+    image = (cell.get("metadata", {}).get("mystnb") or {}).get("image") or {}
+    return image.get("alt") if isinstance(image, dict) else None
+
+
+def alt_text_problems(root: Path = ROOT) -> list[str]:
+    """Every code cell of a chapter or solution whose stored outputs hold an image (what the book shows
+    as a figure) needs an alt text in its metadata; a cell whose outputs the book hides is exempt."""
+    problems = []
+    for folder in ("chapters", "solutions"):
+        for py in notebook_sources(root, folder):
+            ipynb = py.with_suffix(".ipynb")
+            if not ipynb.exists():
+                continue
+            rel = py.relative_to(root).as_posix()
+            stored = nbformat.read(ipynb, as_version=4)
+            source = read(py)
+            source_cells = source.cells
+            same_cells = cell_signature(source) == cell_signature(stored)
+            for i, c in enumerate(stored.cells, start=1):
+                if c.cell_type != "code":
+                    continue
+                tags = set(c.get("metadata", {}).get("tags", []))
+                if tags & {"remove-output", "remove-cell", "remove_output", "remove_cell"}:
+                    continue
+                if not any(m in o.get("data", {}) for o in c.get("outputs", []) for m in IMAGE_MIMES):
+                    continue
+                alt = cell_alt_text(source_cells[i - 1]) if same_cells else cell_alt_text(c)
+                why = alt_text_problem(alt)
+                first = (c.source.strip().splitlines() or [""])[0][:50]
+                if why:
+                    problems.append(
+                        f"{rel}: code cell {i} ({first!r}) draws a figure but {why}: give the cell an alt text "
+                        f"that says what is plotted and the point it makes, in its header line: {ALT_HEADER} "
+                        f'(with tags: # %% tags=["..."] mystnb={{"image": {{"alt": "..."}}}}), then '
+                        f"`.venv/bin/jupytext --to ipynb --update {rel}` (keeps the outputs)")
+                elif same_cells and cell_alt_text(c) != alt:
+                    problems.append(f"{rel}: code cell {i} ({first!r}): the alt text of the .py differs from the "
+                                    f".ipynb's, which the book shows: run `.venv/bin/jupytext --to ipynb --update {rel}`")
+    return problems
+
+
 def toc_files(toc: Path) -> set[str]:
     """Every `file:` entry of a Jupyter Book table of contents."""
     return set(re.findall(r"^\s*-?\s*(?:file|root):\s*(\S+)", toc.read_text(), re.MULTILINE))
@@ -555,7 +615,7 @@ def instructor_toc(root: Path = ROOT, check: bool = False) -> list[str]:
 
 
 def all_problems(root: Path = ROOT) -> list[str]:
-    return (pairing_problems(root) + template_problems(root) + export(root, check=True)
+    return (pairing_problems(root) + template_problems(root) + alt_text_problems(root) + export(root, check=True)
             + exercises(root, check=True) + toc_problems(root) + instructor_toc(root, check=True))
 
 

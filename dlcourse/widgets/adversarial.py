@@ -144,6 +144,12 @@ class EpsilonExplorer(Explorer):
             ax.set_xticks([]); ax.set_yticks([])
         self.fig.subplots_adjust(left=0.02, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
 
+    def alt_text(self, view: EpsilonView) -> str:
+        verdict = f"fooled, it now reads {view.prediction}" if view.fooled else f"not fooled, still {view.prediction}"
+        return (f"{view.method.upper()} attack at epsilon {view.epsilon:.3f} on a digit {view.label}: the clean image "
+                f"({view.probs_clean[view.label]:.0%} on {view.label}), the perturbation, the attacked image "
+                f"({verdict} with {view.confidence:.0%}) and the probabilities before and after")
+
     def draw(self, view: EpsilonView) -> None:
         a0, a1, a2, a3 = self.axes
         for ax in self.axes:

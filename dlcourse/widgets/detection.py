@@ -174,6 +174,12 @@ class DetectionExplorer(Explorer):
             self._by_iou[key] = _after_nms(self._decoded, self.data, key)
         return _view(*self._by_iou[key], float(conf_threshold), key, self.n_show)
 
+    def alt_text(self, view: DetectionView) -> str:
+        return (f"{len(view.shown)} test images with the boxes kept at confidence >= {view.conf_threshold:.2f} and "
+                f"NMS IoU {view.iou_threshold:.2f} (true boxes dashed), and the precision-recall curve: "
+                f"{view.n_detections} boxes kept on {len(self.data)} images, precision {view.precision:.2f}, "
+                f"recall {view.recall:.2f}, mAP@0.5 {view.ap:.2f}")
+
     def draw(self, view: DetectionView) -> None:
         draw_detection_view(self.fig, view, self.data)
         self.status.value = (f"{view.n_detections} boxes kept: precision {view.precision:.2f}, recall "

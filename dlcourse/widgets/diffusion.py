@@ -95,6 +95,14 @@ class DiffusionExplorer(Explorer):
     def compute(self, t):
         return noised_state(t, self.T, self.seed)
 
+    def alt_text(self, s: NoisedState) -> str:
+        what = ("almost clean" if s.snr > 30 else "the signal dominates" if s.snr > 3
+                else "signal and noise of similar size" if s.snr > 0.3 else "the noise dominates" if s.snr > 0.01
+                else "almost pure noise")
+        return (f"Diffusion step t = {s.t} of {s.T}: a digit and the two moons noised as {s.signal:.3f} x_0 + "
+                f"{s.noise:.3f} eps ({what}), and the signal-to-noise ratio per step, {s.snr:.3g} at step t, "
+                "falling with t on a log scale")
+
     def draw(self, s: NoisedState) -> None:
         self.image.set_data(s.digit)
         self.points.set_offsets(s.moons)

@@ -118,6 +118,13 @@ class LatentExplorer(Explorer):
         self.ax_img.axis("off")
         self.fig.subplots_adjust(left=0.09, right=0.97, bottom=0.14, top=0.88, wspace=0.15)
 
+    def alt_text(self, view: LatentView) -> str:
+        r = float(np.hypot(view.z1, view.z2))
+        note = f"; the code is {r:.1f} standard deviations from the origin, where the prior rarely draws" if r > 2.5 else ""
+        return (f"Left: the 2-D codes of the test digits, coloured by class, with the code ({view.z1:+.1f}, "
+                f"{view.z2:+.1f}) marked. Right: its decoded image, which the classifier reads as a {view.digit} "
+                f"with confidence {view.confidence:.2f}{note}")
+
     def draw(self, view: LatentView) -> None:
         self.marker.set_data([view.z1], [view.z2])
         self.image.set_data(view.image)

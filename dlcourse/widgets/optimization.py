@@ -245,18 +245,26 @@ class LearningRateExplorer(Explorer):
         return {"surface": surface_run(surface, optimizer, lr, schedule),
                 "mlp": mlp_run(optimizer, lr, schedule, batch_size)}
 
-    def messages(self) -> dict:
-        """The verdict lines of the current result: {'surface': ..., 'mlp': ...}."""
-        s, m = self.result["surface"], self.result["mlp"]
+    def messages(self, result=None) -> dict:
+        """The verdict lines of the current result (or of ``result``): {'surface': ..., 'mlp': ...}."""
+        result = self.result if result is None else result
+        s, m = result["surface"], result["mlp"]
         surf = divergence_message(s) or f"F = {s['values'][-1]:.2g} after {len(s['values']) - 1} steps"
         mlp = divergence_message(m) or (f"val loss {m['val_loss'][-1]:.3f}, val acc {m['val_acc']:.3f} "
                                         f"after {m['epochs']} epochs")
         return {"surface": surf, "mlp": mlp}
 
+    def alt_text(self, result) -> str:
+        s, m = result["surface"], result["mlp"]
+        msg = self.messages(result)
+        return (f"{m['optimizer']} at learning rate {m['lr']:.3g}, {m['schedule']} schedule. Left: its path on the "
+                f"{s['surface']} surface, {msg['surface']}. Right: MLP loss curves on the digits, batch "
+                f"{m['batch_size']}: {msg['mlp']}")
+
     # the picture ----------------------------------------------------------------------------
     def draw(self, result) -> None:
         s, m = result["surface"], result["mlp"]
-        msg = self.messages()
+        msg = self.messages(result)
         ax = self.ax_surface
         if self._contour_of != s["surface"]:
             ax.clear()

@@ -87,6 +87,7 @@ class PerceptronStepper(Explorer):
         buttons["step10"].on_click(lambda _: self.advance(10))
         buttons["reset"].on_click(lambda _: self.restart())
         self._setup_axes()
+        self.result = self.state
         self.refresh()
 
     # the experiment -------------------------------------------------------------------------
@@ -108,6 +109,29 @@ class PerceptronStepper(Explorer):
     def restart(self) -> None:
         self.update()
 
+    # the precomputed explorer: the number of updates is a grid control too -----------------------
+    def grid_controls(self) -> dict:
+        from types import SimpleNamespace
+
+        return {**self.controls, "updates": SimpleNamespace(description="updates", min=0, max=100_000)}
+
+    def grid_values(self) -> dict:
+        return {**self.values(), "updates": self.state.updates}
+
+    def frame(self, lr=None, updates=None):
+        """A copy of the state restarted at ``lr`` and advanced by ``updates`` updates (default: as now)."""
+        import copy
+
+        state = copy.copy(self.state)
+        state.lr = self.state.lr if lr is None else float(lr)
+        state.reset()
+        for _ in range(self.state.updates if updates is None else int(updates)):
+            if not state.step():
+                break
+        if not state.converged and not state.misclassified().any():
+            state.step()                       # one clean pass (no update): the frame says "converged"
+        return state
+
     # the picture ----------------------------------------------------------------------------
     def _setup_axes(self):
         from ..plots import CLASS_COLORS
@@ -126,8 +150,19 @@ class PerceptronStepper(Explorer):
         (self._line,) = ax.plot([], [], "k-", lw=2)
         self._xs = np.linspace(x0, x1, 2)
 
+    def alt_text(self, state) -> str:
+        wrong, n = int(state.misclassified().sum()), len(state.X)
+        if state.updates == 0:
+            return (f"{n} points of two classes before any update (w = 0, no boundary yet), learning rate "
+                    f"{state.lr:.3g}: every point counts as misclassified")
+        verdict = ("converged: the line separates the two classes" if state.converged
+                   else f"{wrong} of {n} points still misclassified (circled)")
+        updates = f"{state.updates} update" + ("s" if state.updates != 1 else "")
+        return (f"Perceptron boundary after {updates} at learning rate {state.lr:.3g}, the point "
+                f"of the last update starred: {verdict}")
+
     def draw(self, state) -> None:
-        s = self.state
+        s = state
         w1, w2, b = s.w
         if abs(w2) > 1e-12:
             self._line.set_data(self._xs, -(w1 * self._xs + b) / w2)

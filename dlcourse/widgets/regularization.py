@@ -205,6 +205,16 @@ class DropoutExplorer(Explorer):
         self._gap = None
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
 
+    def alt_text(self, run: DropoutRun) -> str:
+        note = ""
+        if run.p >= 0.8:
+            note = "; so much dropout that the network underfits"
+        elif run.n_train < 50:
+            note = "; too few images to generalise"
+        return (f"Train and test loss and accuracy over {run.steps[-1]} SGD steps of an MLP 64-{run.width}-{run.width}-10 "
+                f"with dropout p = {run.p:.2f} on {run.n_train} training digits: test minus train loss "
+                f"{run.loss_gap:.3f} (shaded), train accuracy {run.train_acc[-1]:.1%}, test {run.test_acc[-1]:.1%}{note}")
+
     def draw(self, run: DropoutRun) -> None:
         for (split, metric), line in self.lines.items():
             line.set_data(run.steps, getattr(run, f"{split}_{metric}"))

@@ -173,6 +173,14 @@ class TemperatureExplorer(Explorer):
     def compute(self, temperature):
         return temperature_view(self.model, temperature, self.prompt, self.n_chars, self.seed)
 
+    def alt_text(self, view: SampleView) -> str:
+        return (f"Probabilities of the 12 most likely next characters after {view.prompt!r} from the {self.name} "
+                f"at temperature {view.temperature:.2f}: the top one, {view.top_chars[0]!r}, has "
+                f"{view.top_probs[0]:.2f}; entropy {view.entropy_bits:.2f} bits")
+
+    def caption(self, view: SampleView) -> str:
+        return f"{self.name} at temperature {view.temperature:.2f}: {view.prompt}{view.text}"
+
     def draw(self, view: SampleView) -> None:
         for bar, p in zip(self.bars, view.top_probs):
             bar.set_height(p)
