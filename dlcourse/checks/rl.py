@@ -143,8 +143,9 @@ def td_targets(student, seed: int = 0) -> None:
               hints=("The target is the reward plus the discounted value of the BEST action in the next state, "
                      "as the target network estimates it; after a final step (done = 1) there is no next state "
                      "and the target is the reward alone. " + _DETACH,
-                     "target_net(next_states) has shape (B, A): take the max over the action axis (dim=1, "
-                     ".values), multiply by (1 - dones) and by gamma, and add the rewards."))
+                     "target_net(next_states) has shape (B, A): which axis holds the actions? Tensor.max(dim=...) "
+                     "returns the values and the indices. A float done flag of 0 or 1 can switch a term off by "
+                     "multiplication."))
     got = student(*cases[0])
     if getattr(got, "requires_grad", False):
         _FAILING[name] = cases[0]
@@ -212,9 +213,9 @@ def dqn_loss(student, seed: int = 0) -> None:
               hints=("Only the action that was taken in each transition has a TD error: compare the ONLINE "
                      "network's Q value of that action with the target built from the TARGET network (your "
                      "td_targets), and average the squared differences over the batch. " + _DETACH,
-                     "online_net(states) has shape (B, A); pick one entry per row with .gather(1, actions[:, "
-                     "None]) (or by indexing with torch.arange(B) and actions), which keeps the gradient, "
-                     "then take the mean of the squared error (nn.functional.mse_loss does it)."))
+                     "online_net(states) has shape (B, A) but each transition needs one number: look up "
+                     "Tensor.gather (its index has as many dimensions as the input). Sum or mean over the batch? "
+                     "The task says which."))
 
 
 # ---- Task 4: the REINFORCE loss with a baseline -------------------------------------------------
